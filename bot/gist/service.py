@@ -1,0 +1,239 @@
+"""Source → TwelveLabs asset → (background) index → analysis with a JSON schema → `Gist`.
+
+No Slack code here. Each durable step is its own method so the job runner can store its
+result (asset id, task id) and resume from it after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.gist.errors import GistFailure
+from bot.gist.models import Gist, GistType, Usage, VideoInfo
+from bot.gist.normalize import InvalidGistData, build_gist, parse_data
+from bot.gist.schema import build_prompt, build_schema
+from bot.settings import TwelveLabsSettings
+from bot.twelvelabs import TwelveLabsClient
+from bot.twelvelabs import errors as tl
+
+log = logging.getLogger(__name__)
+
+# (phase, percent or None); phases: "uploading", "processing", "analysing"
+ProgressCb = Callable[[str, float | None], Awaitable[None]]
+TaskCb = Callable[[str, int], Awaitable[None]]  # (task_id, attempt)
+MultipartCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
+
+MAX_ANALYSIS_ATTEMPTS = 2
+MAX_TOKENS_CEILING = 98304
+
+
+@dataclass(frozen=True)
+class Source:
+    """A direct media URL (TwelveLabs fetches it) or a local file (we upload it)."""
+
+    url: str | None = None
+    path: Path | None = None
+    filename: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("a source is exactly one of url or path")
+
+    @property
+    def name(self) -> str:
+        if self.filename:
+            return self.filename
+        if self.path is not None:
+            return self.path.name
+        assert self.url is not None
+        tail = self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return tail or self.url
+
+
+async def _no_progress(phase: str, percent: float | None) -> None:
+    return None
+
+
+class GistService:
+    def __init__(self, client: TwelveLabsClient, settings: TwelveLabsSettings) -> None:
+        self._client = client
+        self._settings = settings
+        self._index_id: str | None = None
+        self._index_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- step 1: asset -------------------------------------------------------------------
+    async def create_asset(
+        self,
+        source: Source,
+        *,
+        progress: ProgressCb = _no_progress,
+        on_multipart_started: MultipartCb | None = None,
+        resume_upload_id: str | None = None,
+    ) -> str:
+        await progress("uploading", 0.0 if source.path else None)
+        if source.url is not None:
+            asset = await self._client.create_asset_from_url(
+                source.url, filename=source.filename, enable_thumbnail=True
+            )
+            return asset.id
+        assert source.path is not None
+
+        async def on_bytes(done: int, total: int) -> None:
+            await progress("uploading", 100.0 * done / total if total else None)
+
+        asset = await self._client.upload_asset_file(
+            source.path,
+            filename=source.filename or source.path.name,
+            enable_thumbnail=True,
+            progress=on_bytes,
+            on_multipart_started=on_multipart_started,
+            resume_upload_id=resume_upload_id,
+        )
+        return asset.id
+
+    # -- step 2: wait until the asset is ready -----------------------------------------
+    async def wait_for_asset(
+        self, asset_id: str, *, progress: ProgressCb = _no_progress
+    ) -> VideoInfo:
+        await progress("processing", None)
+
+        async def on_status(status: str) -> None:
+            log.info("asset %s is %s", asset_id, status)
+
+        detail = await self._client.wait_for_asset(
+            asset_id, timeout_s=self._settings.gist_asset_timeout_s, on_status=on_status
+        )
+        return VideoInfo(
+            filename=detail.filename,
+            duration_s=detail.duration_s,
+            size_bytes=detail.size,
+            thumbnail_url=detail.thumbnail_url,
+            asset_id=detail.id,
+        )
+
+    # -- step 3 (optional, never awaited by the gist): make the video searchable -------
+    def index_in_background(self, asset_id: str) -> None:
+        if not self._settings.gist_index_enabled:
+            return
+        task = asyncio.create_task(self._index(asset_id), name=f"index-{asset_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _index(self, asset_id: str) -> None:
+        try:
+            async with self._index_lock:
+                if self._index_id is None:
+                    index = await self._client.find_or_create_index(self._settings.gist_index_name)
+                    self._index_id = index.id
+            ref = await self._client.create_indexed_asset(self._index_id, asset_id)
+            log.info("asset %s added to index %s as %s", asset_id, self._index_id, ref.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # indexing is a bonus: never fail the gist for it
+            log.warning("indexing asset %s failed: %s", asset_id, exc)
+
+    # -- step 4: analysis ------------------------------------------------------------
+    async def analyze(
+        self,
+        asset_id: str,
+        types: frozenset[GistType],
+        video: VideoInfo,
+        *,
+        progress: ProgressCb = _no_progress,
+        idempotency_prefix: str | None = None,
+        resume_task_id: str | None = None,
+        resume_attempt: int = 1,
+        on_task: TaskCb | None = None,
+    ) -> Gist:
+        """Run (or resume) the analysis; one retry with a larger budget on cut-off/bad JSON."""
+        await progress("analysing", None)
+        schema = build_schema(types)
+        prompt = build_prompt(self._settings.gist_prompt, types)
+        prefix = idempotency_prefix or uuid.uuid4().hex
+        task_id = resume_task_id
+        attempt = resume_attempt
+        while True:
+            budget = min(self._settings.gist_max_tokens * (4 ** (attempt - 1)), MAX_TOKENS_CEILING)
+            if task_id is None:
+                ref = await self._client.create_analysis_task(
+                    asset_id=asset_id,
+                    prompt=prompt,
+                    json_schema=schema,
+                    model_name=self._settings.gist_model,
+                    max_tokens=budget,
+                    temperature=self._settings.gist_temperature,
+                    idempotency_key=f"{prefix}-{attempt}",
+                )
+                task_id = ref.task_id
+                log.info("analysis task %s created (attempt %d)", task_id, attempt)
+                if on_task is not None:
+                    await on_task(task_id, attempt)
+            task = await self._client.wait_for_analysis_task(
+                task_id, timeout_s=self._settings.gist_analysis_timeout_s
+            )
+            result = task.result
+            problem: str
+            if result is None:
+                problem = "no result"
+            elif result.finish_reason == "length":
+                problem = "output cut off (finish_reason=length)"
+            else:
+                usage = Usage(
+                    output_tokens=result.usage.output_tokens if result.usage else 0,
+                    input_tokens=result.usage.input_tokens if result.usage else None,
+                )
+                try:
+                    return build_gist(
+                        parse_data(result.data or ""),
+                        types,
+                        usage=usage,
+                        video=video,
+                        model=self._settings.gist_model,
+                        task_id=task_id,
+                    )
+                except InvalidGistData as exc:
+                    problem = str(exc)
+            log.warning("analysis task %s unusable: %s (attempt %d)", task_id, problem, attempt)
+            if attempt >= MAX_ANALYSIS_ATTEMPTS:
+                raise GistFailure(
+                    "bad_output",
+                    "The analysis didn't produce a usable answer",
+                    "TwelveLabs returned an incomplete or malformed result twice. Try again.",
+                    retryable=True,
+                )
+            attempt += 1
+            task_id = None
+
+    # -- the whole chain (CLI) -----------------------------------------------------------
+    async def gist(
+        self,
+        source: Source,
+        types: frozenset[GistType],
+        *,
+        progress: ProgressCb = _no_progress,
+    ) -> Gist:
+        asset_id = await self.create_asset(source, progress=progress)
+        video = await self.wait_for_asset(asset_id, progress=progress)
+        if video.filename is None:
+            video.filename = source.name
+        self.index_in_background(asset_id)
+        return await self.analyze(asset_id, types, video, progress=progress)
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Give background indexing a moment to be submitted, then cancel what's left."""
+        if not self._background:
+            return
+        pending = set(self._background)
+        _, still = await asyncio.wait(pending, timeout=timeout_s)
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+
+
+__all__ = ["GistService", "Source", "tl"]
