@@ -1,0 +1,45 @@
+"""What the job runner needs from the outside world, as protocols.
+
+The Slack side implements them (`bot/slack/notifier.py`); the runner never imports Slack code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bot.gist.errors import GistFailure
+from bot.jobs.models import Job
+
+BytesCb = Callable[[int, int | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+class Notifier(Protocol):
+    async def started(self, job: Job) -> None:
+        """Post the placeholder reply and the 👀 reaction; sets job.slack.placeholder_ts."""
+
+    async def progress(self, job: Job, phase: str, percent: float | None, elapsed_s: float) -> None:
+        """Edit the placeholder to show the phase."""
+
+    async def result(self, job: Job) -> None:
+        """Replace the placeholder with job.gist (or post it via response_url); ✅."""
+
+    async def failed(self, job: Job, failure: GistFailure) -> None:
+        """Replace the placeholder with a human error; ❌. Admin problems also go to admins."""
+
+
+class FileFetcher(Protocol):
+    async def fetch(self, job: Job, dest_dir: Path, progress: BytesCb) -> FetchedFile:
+        """Download job.source (a Slack upload) to a temp file under dest_dir."""
+
+    async def check_link(self, job: Job) -> None:
+        """Probe an extensionless link (SSRF-guarded); raise GistFailure if it isn't a video."""
