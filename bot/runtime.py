@@ -1,0 +1,208 @@
+"""Wire everything together and serve: HTTP mode (POST /slack/events) or Socket Mode, both
+with GET /healthz on PORT; resume unfinished jobs on start; stop gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.gist.service import GistService
+from bot.jobs.cache import ResultCache
+from bot.jobs.guard import Guard
+from bot.jobs.runner import JobRunner
+from bot.jobs.store import JobStore
+from bot.settings import Settings
+from bot.slack.app import Deps, build_app
+from bot.slack.notifier import SlackNotifier
+from bot.twelvelabs import TwelveLabsClient
+
+log = logging.getLogger(__name__)
+
+EXIT_STARTUP = 78
+PRUNE_EVERY_S = 3600.0
+DEDUPE_WINDOW_S = 24 * 3600.0  # far beyond Slack's ~5 minute retry schedule
+
+
+class StartupError(Exception):
+    pass
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+@dataclass
+class Running:
+    """A started app; tests use it in-process, `serve()` in production."""
+
+    settings: Settings
+    app: AsyncApp
+    runner: JobRunner
+    store: JobStore
+    url: str
+    _site_runner: web.AppRunner
+    _closers: list[Any] = field(default_factory=list)
+    _socket: AsyncSocketModeHandler | None = None
+    _prune: asyncio.Task[None] | None = None
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        grace = self.settings.gist_shutdown_grace_s if grace_s is None else grace_s
+        # 1. Stop intake: no new Slack requests reach us.
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+        await self._site_runner.cleanup()
+        if self._prune is not None:
+            self._prune.cancel()
+        # 2. Let short steps finish; the rest stays resumable in the store.
+        await self.runner.stop(grace)
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def start(settings: Settings) -> Running:
+    client = slack_client(settings)
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        raise StartupError(
+            f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}). "
+            "Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page."
+        ) from None
+    except Exception as exc:
+        raise StartupError(
+            f"cannot reach Slack at {settings.slack_api_url}: {type(exc).__name__}"
+        ) from None
+    bot_user_id = str(auth.get("user_id") or "") or None
+    log.info("connected to Slack team %s as %s", auth.get("team"), auth.get("user"))
+
+    closers: list[Any] = []
+    store = JobStore(settings.gist_db_path)
+    await store.open()
+    closers.append(store.close)
+    tl = TwelveLabsClient(
+        settings.twelvelabs_api_key.get_secret_value(),
+        settings.twelvelabs_base_url,
+        max_retries=settings.twelvelabs_max_retries,
+    )
+    closers.append(tl.aclose)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
+    closers.append(http.aclose)
+    service = GistService(tl, settings)
+    closers.append(service.aclose)
+    notifier = SlackNotifier(client, settings, http)
+    guard = Guard(settings, store)
+    runner = JobRunner(
+        settings=settings,
+        store=store,
+        service=service,
+        notifier=notifier,
+        fetcher=notifier,
+        cache=ResultCache(store, settings.gist_cache_ttl_s),
+        guard=guard,
+    )
+    deps = Deps(settings=settings, store=store, runner=runner, guard=guard,
+                bot_user_id=bot_user_id)  # fmt: skip
+    app = build_app(deps, client)
+
+    socket: AsyncSocketModeHandler | None = None
+    if settings.socket_mode:
+        assert settings.slack_app_token is not None
+        socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+
+    web_app = web.Application()
+
+    async def healthz(_: web.Request) -> web.Response:
+        status: dict[str, Any] = {"ok": True, "mode": "socket" if socket else "http",
+                                  "jobs_in_flight": runner.in_flight}  # fmt: skip
+        if socket is not None:
+            connected = await socket.client.is_connected()
+            status.update(ok=connected, socket_connected=connected)
+        return web.json_response(status, status=200 if status["ok"] else 503)
+
+    web_app.router.add_get("/healthz", healthz)
+    if socket is None:
+
+        async def events(request: web.Request) -> web.Response:
+            resp = await app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(resp)
+
+        web_app.router.add_post("/slack/events", events)
+
+    site_runner = web.AppRunner(web_app, access_log=None)
+    await site_runner.setup()
+    site = web.TCPSite(site_runner, settings.host, settings.port)
+    await site.start()
+    port = site_runner.addresses[0][1] if site_runner.addresses else settings.port
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{host}:{port}"
+
+    if socket is not None:
+        await socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode connected")
+    resumed = await runner.resume_all()
+    if resumed:
+        log.info("resumed %d unfinished job(s)", resumed)
+
+    async def prune() -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY_S)
+            await store.prune(DEDUPE_WINDOW_S)
+
+    running = Running(settings=settings, app=app, runner=runner, store=store, url=url,
+                      _site_runner=site_runner, _closers=closers, _socket=socket,
+                      _prune=asyncio.create_task(prune()))  # fmt: skip
+    log.info("gistbot listening on %s (%s mode)", url, "socket" if socket else "HTTP")
+    return running
+
+
+async def _main(settings: Settings) -> int:
+    try:
+        running = await start(settings)
+    except StartupError as exc:
+        print(f"gistbot cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"gistbot ready on {running.url}", flush=True)
+    await stop.wait()
+    started = time.monotonic()
+    log.info("shutting down")
+    await running.stop()
+    log.info("stopped in %.1fs", time.monotonic() - started)
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    return asyncio.run(_main(settings))
