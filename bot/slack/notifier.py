@@ -95,16 +95,27 @@ class SlackNotifier:
 
     async def result(self, job: Job) -> None:
         assert job.gist is not None
-        message = blocks.result_message(
-            job.gist,
-            source_name=job.source.name,
-            source_url=job.source.url if job.source.kind == "url" else None,
-            requester_id=job.slack.user if job.trigger is not Trigger.PASSIVE else None,
-            elapsed_s=time.time() - job.created_at,
-            job_id=job.id,
-            cached=job.cached,
-        )
-        await self._deliver(job, message)
+
+        def build(thumbnail: bool) -> blocks.Message:
+            assert job.gist is not None
+            return blocks.result_message(
+                job.gist,
+                source_name=job.source.name,
+                source_url=job.source.url if job.source.kind == "url" else None,
+                requester_id=job.slack.user if job.trigger is not Trigger.PASSIVE else None,
+                elapsed_s=time.time() - job.created_at,
+                job_id=job.id,
+                cached=job.cached,
+                include_thumbnail=thumbnail,
+            )
+
+        try:
+            await self._deliver(job, build(bool(job.gist.video.thumbnail_url)))
+        except SlackApiError as exc:
+            # Slack refuses the whole message when it can't fetch the (expiring) thumbnail.
+            if _error(exc) not in ("invalid_blocks", "invalid_blocks_format"):
+                raise
+            await self._deliver(job, build(False))
         if job.slack.source_ts:
             await self._react(job.slack.channel, job.slack.source_ts, remove="eyes",
                               add="white_check_mark")  # fmt: skip

@@ -1,0 +1,165 @@
+"""Pure parsing of the `/gist` command text and of the type words in an @-mention."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from bot.gist.models import GistType
+
+__all__ = ["MAX_URL_LENGTH", "GistCommand", "parse_gist_command", "parse_mention_types"]
+
+MAX_INPUT_LENGTH = 8000  # longer command text is refused without being parsed
+MAX_URL_LENGTH = 4096  # signed CDN links run to ~2000 characters
+_ECHO_MAX = 60  # never echo more of the user's input than this
+
+_TYPE_WORDS: dict[str, frozenset[GistType]] = {
+    "title": frozenset({GistType.TITLE}),
+    "titles": frozenset({GistType.TITLE}),
+    "topic": frozenset({GistType.TOPIC}),
+    "topics": frozenset({GistType.TOPIC}),
+    "hashtag": frozenset({GistType.HASHTAG}),
+    "hashtags": frozenset({GistType.HASHTAG}),
+    "tag": frozenset({GistType.HASHTAG}),
+    "tags": frozenset({GistType.HASHTAG}),
+}
+_COMMAND_ONLY_WORDS: dict[str, frozenset[GistType]] = {"all": GistType.all()}
+_HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+_USAGE_WORDS = frozenset({"usage"})
+
+_VALID_WORDS_TEXT = "title, topics, hashtags (or none for all three)"
+_EXAMPLE = "/gist https://example.com/clip.mp4 topics hashtags"
+
+_WRAPPED_RE = re.compile(r"<([^<>]*)>")
+_WORD_SPLIT_RE = re.compile(r"[,|+;&]+")  # between type words (a URL is split on spaces only)
+_WORD_STRIP = "[](){}\"'.:!?`*_"
+_DOMAIN_LIKE_RE = re.compile(r"^[\w-]+(\.[\w-]+)+\.?(:\d+)?(/.*)?$")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_MENTION_WORD_RE = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class GistCommand:
+    """What a `/gist` asked for. `error` is plain text (not mrkdwn), at most a few hundred
+    characters, quoting at most ~60 characters of the input (without `<`, `>`, `&`)."""
+
+    kind: Literal["help", "usage", "gist", "error"]
+    url: str | None = None
+    types: frozenset[GistType] = field(default_factory=GistType.all)
+    error: str | None = None
+
+
+def _snippet(s: str) -> str:
+    """A short, harmless quote of user input for an error message."""
+    s = _CONTROL_RE.sub(" ", s)
+    s = s.replace("<", "").replace(">", "").replace("&", "")
+    s = " ".join(s.split())
+    if len(s) > _ECHO_MAX:
+        s = s[: _ECHO_MAX - 1].rstrip() + "…"
+    return s
+
+
+def _error(message: str) -> GistCommand:
+    return GistCommand(kind="error", error=message)
+
+
+def _check_url(candidate: str) -> tuple[str | None, str | None]:
+    """(url, None) for a usable http(s) URL, else (None, error)."""
+    url = html.unescape(candidate).strip()
+    if len(url) > MAX_URL_LENGTH:
+        return None, f"That link is too long (over {MAX_URL_LENGTH} characters)."
+    shown = _snippet(url)
+    if not url or any(c.isspace() for c in url) or _CONTROL_RE.search(url):
+        return None, f"“{shown}” isn't a link I can use. Try: {_EXAMPLE}"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None, f"“{shown}” isn't a valid link. Try: {_EXAMPLE}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return None, f"Only http:// and https:// links work, not “{shown}”."
+    if not hostname:
+        return None, f"“{shown}” has no host name. Try: {_EXAMPLE}"
+    return url, None
+
+
+def parse_gist_command(text: str) -> GistCommand:
+    """Parse `/gist` text: "" or "help" → help; "usage" → usage;
+    "<url> [title|topics|hashtags …]" (any order, comma or space separated, case-insensitive,
+    the URL raw or as Slack's `<url>` / `<url|label>`) → gist; anything else → error."""
+    text = text or ""
+    if len(text) > MAX_INPUT_LENGTH:
+        return _error(
+            f"That's too long for /gist ({len(text):,} characters). "
+            f"Send one link and, if you like, the kinds you want: {_EXAMPLE}"
+        )
+    stripped = text.strip()
+    if not stripped:
+        return GistCommand(kind="help")
+
+    wrapped = _WRAPPED_RE.findall(stripped)
+    rest = _WRAPPED_RE.sub(" ", stripped)
+    words = rest.split()
+
+    if not wrapped and words:
+        first = words[0].lower().rstrip(",.!") or words[0]
+        if first in _HELP_WORDS:
+            return GistCommand(kind="help")
+        if first in _USAGE_WORDS:
+            return GistCommand(kind="usage")
+
+    candidates: list[str] = []
+    for inner in wrapped:
+        target = inner.split("|", 1)[0].strip()
+        if target[:1] in ("@", "#", "!"):
+            label = inner.split("|", 1)[-1] if "|" in inner else target
+            return _error(f"“{_snippet(label)}” is a mention, not a link. Try: {_EXAMPLE}")
+        candidates.append(target)
+
+    types: set[GistType] = set()
+    for word in words:
+        plain = html.unescape(word)
+        lowered = plain.lower()
+        if "://" in plain or lowered.lstrip("<").startswith(("http:", "https:")):
+            candidates.append(plain.strip("<>").split("|", 1)[0].rstrip(","))
+            continue
+        if _DOMAIN_LIKE_RE.match(plain) and lowered.strip(_WORD_STRIP) not in _TYPE_WORDS:
+            return _error(
+                f"“{_snippet(plain)}” needs to be a full link starting with https://. "
+                f"Try: {_EXAMPLE}"
+            )
+        for part in _WORD_SPLIT_RE.split(lowered):
+            part = part.strip(_WORD_STRIP)
+            if not part:
+                continue
+            kinds = _TYPE_WORDS.get(part) or _COMMAND_ONLY_WORDS.get(part)
+            if kinds is None:
+                return _error(
+                    f"I don't know “{_snippet(part)}”. Ask for any of: {_VALID_WORDS_TEXT}."
+                )
+            types |= kinds
+
+    if not candidates:
+        return _error(f"Which video? Add a link to it: {_EXAMPLE}")
+    if len(candidates) > 1:
+        return _error("One video per /gist, please: send each link in its own command.")
+    url, problem = _check_url(candidates[0])
+    if url is None:
+        return _error(problem or "That link can't be used.")
+    return GistCommand(kind="gist", url=url, types=frozenset(types) or GistType.all())
+
+
+def parse_mention_types(text: str) -> frozenset[GistType]:
+    """The type words (title, topic(s), hashtag(s), tag(s)) in an @-mention's text; links,
+    mentions and other words are ignored. None found → all three."""
+    rest = _WRAPPED_RE.sub(" ", text or "")
+    types: set[GistType] = set()
+    for word in _MENTION_WORD_RE.findall(rest.lower()):
+        kinds = _TYPE_WORDS.get(word)
+        if kinds:
+            types |= kinds
+    return frozenset(types) or GistType.all()
