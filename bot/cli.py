@@ -13,10 +13,9 @@ from typing import TextIO
 from bot import logs
 from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, GistType
-from bot.gist.service import GistService, Source
+from bot.gist.service import GistService, Source, twelvelabs_client
 from bot.settings import Settings, SettingsError, TwelveLabsSettings, load
 from bot.slack.links import UrlKind, classify_url
-from bot.twelvelabs import TwelveLabsClient
 
 # Exit codes: tell bad input, a refusal by the API, and a transient failure apart.
 EXIT_OK = 0
@@ -127,11 +126,7 @@ async def run_gist(
     settings: TwelveLabsSettings, source: Source, types: frozenset[GistType], as_json: bool
 ) -> int:
     progress = Progress(sys.stderr)
-    async with TwelveLabsClient(
-        settings.twelvelabs_api_key.get_secret_value(),
-        settings.twelvelabs_base_url,
-        max_retries=settings.twelvelabs_max_retries,
-    ) as client:
+    async with twelvelabs_client(settings) as client:
         service = GistService(client, settings)
         try:
             gist = await service.gist(source, types, progress=progress)

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.gist.service import GistService
+from bot.gist.service import GistService, twelvelabs_client
 from bot.jobs.cache import ResultCache
 from bot.jobs.guard import Guard
 from bot.jobs.runner import JobRunner
@@ -33,7 +33,6 @@ from bot.jobs.store import JobStore
 from bot.settings import Settings
 from bot.slack.app import Deps, build_app
 from bot.slack.notifier import SlackNotifier
-from bot.twelvelabs import TwelveLabsClient
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +108,7 @@ async def start(settings: Settings) -> Running:
     store = JobStore(settings.gist_db_path)
     await store.open()
     closers.append(store.close)
-    tl = TwelveLabsClient(
-        settings.twelvelabs_api_key.get_secret_value(),
-        settings.twelvelabs_base_url,
-        max_retries=settings.twelvelabs_max_retries,
-    )
+    tl = twelvelabs_client(settings)
     closers.append(tl.aclose)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
     closers.append(http.aclose)

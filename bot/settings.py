@@ -49,8 +49,10 @@ class TwelveLabsSettings(BaseSettings):
     gist_index_name: str = Field(default="gistbot", min_length=1)
     gist_asset_timeout_s: float = Field(default=1800.0, gt=0)
     gist_analysis_timeout_s: float = Field(default=1800.0, gt=0)
+    gist_poll_initial_s: float = Field(default=1.0, gt=0)
     gist_poll_max_interval_s: float = Field(default=10.0, gt=0)
     twelvelabs_max_retries: int = Field(default=5, ge=0, le=20)
+    twelvelabs_backoff_initial_s: float = Field(default=0.5, gt=0)
 
     @field_validator("gist_default_types", mode="before")
     @classmethod

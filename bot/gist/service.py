@@ -55,6 +55,17 @@ class Source:
         return tail or self.url
 
 
+def twelvelabs_client(settings: TwelveLabsSettings) -> TwelveLabsClient:
+    return TwelveLabsClient(
+        settings.twelvelabs_api_key.get_secret_value(),
+        settings.twelvelabs_base_url,
+        max_retries=settings.twelvelabs_max_retries,
+        backoff_initial_s=settings.twelvelabs_backoff_initial_s,
+        poll_initial_s=settings.gist_poll_initial_s,
+        poll_max_interval_s=settings.gist_poll_max_interval_s,
+    )
+
+
 async def _no_progress(phase: str, percent: float | None) -> None:
     return None
 
