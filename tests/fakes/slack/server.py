@@ -166,6 +166,8 @@ class FakeSlack:
         self._hook_seq = itertools.count(1)
         self._last_ts = 0
         self._user_messages: dict[tuple[str, str], JSONDict] = {}
+        # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
+        self.socket_mode_url: str | None = None
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -187,6 +189,7 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "apps.connections.open": self._apps_connections_open,
             "views.publish": self._views_publish,
         }
 
@@ -601,7 +604,11 @@ class FakeSlack:
                 if fault.kind == "server":
                     return fault.status, {"ok": False, "error": "fatal_error"}, {}
                 return 200, {"ok": False, "error": fault.error}, {}
-            if method != "api.test":
+            if method == "apps.connections.open":
+                # App-level (xapp-) tokens only: Socket Mode's WebSocket URL.
+                if not token or not token.startswith("xapp-"):
+                    return 200, {"ok": False, "error": "invalid_auth"}, {}
+            elif method != "api.test":
                 if not token:
                     return 200, {"ok": False, "error": "not_authed"}, {}
                 if token in self.revoked_tokens:
@@ -870,6 +877,11 @@ class FakeSlack:
         if limit is not None and str(limit).isdigit() and int(limit) > 0:
             out = out[: int(limit)]
         return {"messages": out, "has_more": False}
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        if not self.socket_mode_url:
+            raise _Error("internal_error")
+        return {"url": self.socket_mode_url}
 
     def add_user_message(self, channel: str, message: JSONDict) -> None:
         """Register a user's message (e.g. a driver-built event) so conversations.replies
