@@ -8,6 +8,13 @@ from bot.jobs.store import JobStore
 from bot.settings import Settings
 
 
+def _mb(size_bytes: float) -> str:
+    mb = size_bytes / 1048576
+    if mb < 1:
+        return f"{size_bytes / 1024:,.3g} KB"
+    return f"{mb:,.0f} MB" if mb >= 100 else f"{mb:,.3g} MB"
+
+
 def _minutes(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -42,8 +49,8 @@ class Guard:
             raise GistFailure(
                 "too_big",
                 "This video is too big",
-                f"It is {size_bytes / 1048576:,.0f} MB; this workspace's limit is "
-                f"{self._s.gist_max_file_mb:,.0f} MB. Trim or compress it and post it again.",
+                f"It is {_mb(size_bytes)}; this workspace's limit is "
+                f"{_mb(self._s.max_file_bytes)}. Trim or compress it and post it again.",
                 retryable=False,
             )
 
