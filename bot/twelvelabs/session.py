@@ -1,0 +1,323 @@
+"""The request layer: one pooled `httpx.AsyncClient`, retries, typed errors, counters.
+
+Every call names its *path template* (`/assets/{asset_id}`); that template, never the full URL,
+is what goes into logs, exceptions and counters. The API key is sent only to the API base URL
+(presigned upload URLs get no `x-api-key`), and it never appears in a log line or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from . import errors
+from .formdata import FileBody, FormBody
+from .retry import (
+    RetryMode,
+    RetryPolicy,
+    is_retryable_exception,
+    is_retryable_status,
+    parse_server_delay,
+    request_never_sent,
+)
+
+__all__ = ["ApiSession", "ClientStats", "parse_model"]
+
+log = logging.getLogger("bot.twelvelabs")
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+Body = FormBody | FileBody
+AttemptBytesCb = Callable[[int], Awaitable[None]]  # bytes of the body sent so far, this attempt
+
+_MAX_ERROR_BODY = 64 * 1024
+_URL_RE = re.compile(r"https?://\S+")
+USER_AGENT = f"gistbot-twelvelabs/0.1 httpx/{httpx.__version__}"
+
+
+@dataclass
+class ClientStats:
+    """HTTP attempts and retries, per `(method, path template)`."""
+
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    retries: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def total_retries(self) -> int:
+        return sum(self.retries.values())
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.retries.clear()
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """`{"requests": {"GET /assets/{asset_id}": 3, …}, "retries": {…}}`."""
+        return {
+            "requests": {f"{m} {t}": n for (m, t), n in sorted(self.requests.items())},
+            "retries": {f"{m} {t}": n for (m, t), n in sorted(self.retries.items())},
+        }
+
+
+def parse_model(model: type[M], response: httpx.Response, *, method: str, path: str) -> M:
+    """Validate a 2xx JSON body into `model`, mapping any failure to `InvalidResponse`."""
+    try:
+        doc = jsonlib.loads(response.content) if response.content else {}
+    except ValueError:
+        raise errors.InvalidResponse(
+            f"response is not JSON (HTTP {response.status_code})", method=method, path=path
+        ) from None
+    try:
+        return model.model_validate(doc)
+    except pydantic.ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors())
+        raise errors.InvalidResponse(
+            f"unexpected {model.__name__} response (fields: {fields})", method=method, path=path
+        ) from None
+
+
+class ApiSession:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        policy: RetryPolicy,
+        timeout: httpx.Timeout,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 20,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a TwelveLabs API key is required")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self.timeout = timeout
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    # ------------------------------------------------------------------ helpers
+
+    def redact(self, text: str) -> str:
+        """Scrub the key and URL query strings (presigned signatures) from free text."""
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return _URL_RE.sub(lambda m: m.group(0).split("?", 1)[0], text)
+
+    def url_for(self, template: str, path_params: Mapping[str, str] | None) -> str:
+        path = template
+        for name, value in (path_params or {}).items():
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        return self.base_url + path
+
+    # ------------------------------------------------------------------ the request loop
+
+    async def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        mode: RetryMode,
+        path_params: Mapping[str, str] | None = None,
+        url: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+        http_timeout: httpx.Timeout | None = None,
+        on_attempt_bytes: AttemptBytesCb | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx/3xx-free response whose body has been read.
+
+        `url` (absolute) overrides the base URL + template (presigned uploads); `template` is
+        still what logs and counters show. `body` is re-opened for every attempt.
+        """
+        target = url if url is not None else self.url_for(template, path_params)
+        retries_left = self.policy.max_retries
+        retry_number = 0
+        key = (method, template)
+        while True:
+            self.stats.requests[key] += 1
+            stream = self._open_body(body, on_attempt_bytes)
+            request = self._build(
+                method, target, params, json, body, stream, headers, auth, http_timeout
+            )
+            response: httpx.Response | None = None
+            try:
+                response = await self._http.send(request, stream=True)
+                if response.status_code < 300:
+                    await response.aread()
+                    await response.aclose()
+                    return response
+            except httpx.TransportError as exc:
+                if response is not None:
+                    await response.aclose()
+                if retries_left > 0 and is_retryable_exception(exc, mode):
+                    delay = self.policy.delay(retry_number, None)
+                    self._log_retry(method, template, type(exc).__name__, retry_number, delay)
+                    retries_left -= 1
+                    retry_number += 1
+                    self.stats.retries[key] += 1
+                    await self._sleep(delay)
+                    continue
+                raise self._transport_error(exc, method, template) from exc
+            finally:
+                if stream is not None:
+                    await stream.aclose()
+
+            status = response.status_code
+            if retries_left > 0 and is_retryable_status(status, mode):
+                server_delay = parse_server_delay(response.headers)
+                await self._discard(response)  # free the connection before sleeping
+                delay = self.policy.delay(retry_number, server_delay)
+                self._log_retry(method, template, f"HTTP {status}", retry_number, delay)
+                retries_left -= 1
+                retry_number += 1
+                self.stats.retries[key] += 1
+                await self._sleep(delay)
+                continue
+            content = await self._read_error_body(response)
+            raise errors.error_from_response(
+                status,
+                content,
+                method=method,
+                path=template,
+                retry_after_s=parse_server_delay(response.headers),
+                redact=(self._api_key,),
+            )
+
+    def _open_body(
+        self, body: Body | None, on_attempt_bytes: AttemptBytesCb | None
+    ) -> AsyncGenerator[bytes, None] | None:
+        if body is None:
+            return None
+        if on_attempt_bytes is None:
+            return body.open()
+        sent = 0
+
+        async def counted(n: int) -> None:
+            nonlocal sent
+            sent += n
+            await on_attempt_bytes(sent)
+
+        return body.open(counted)
+
+    def _build(
+        self,
+        method: str,
+        target: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        body: Body | None,
+        stream: AsyncGenerator[bytes, None] | None,
+        extra_headers: Mapping[str, str] | None,
+        auth: bool,
+        timeout: httpx.Timeout | None,
+    ) -> httpx.Request:
+        headers: dict[str, str] = {}
+        if auth:
+            headers["Accept"] = "application/json"
+            headers["x-api-key"] = self._api_key
+        if body is not None:
+            headers["Content-Length"] = str(body.content_length)
+            if isinstance(body, FormBody):
+                headers["Content-Type"] = body.content_type
+        if extra_headers:
+            headers.update(extra_headers)
+        return self._http.build_request(
+            method,
+            target,
+            params={k: v for k, v in params.items() if v is not None} if params else None,
+            json=json,
+            content=stream,
+            headers=headers,
+            timeout=timeout if timeout is not None else self.timeout,
+        )
+
+    async def _discard(self, response: httpx.Response) -> None:
+        """Close a response we will not use; drain a small body so the connection is reused."""
+        try:
+            length = int(response.headers.get("content-length", "-1"))
+        except ValueError:
+            length = -1
+        try:
+            if 0 <= length <= _MAX_ERROR_BODY:
+                await response.aread()
+        except httpx.HTTPError:
+            pass
+        finally:
+            await response.aclose()
+
+    async def _read_error_body(self, response: httpx.Response) -> bytes:
+        buf = bytearray()
+        try:
+            async for piece in response.aiter_bytes():
+                buf += piece
+                if len(buf) >= _MAX_ERROR_BODY:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            await response.aclose()
+        return bytes(buf[:_MAX_ERROR_BODY])
+
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, template: str
+    ) -> errors.TransportError:
+        detail = self.redact(str(exc))[:200]
+        message = type(exc).__name__ + (f": {detail}" if detail else "")
+        cls = (
+            errors.RequestTimeout
+            if isinstance(exc, httpx.TimeoutException)
+            else errors.TransportError
+        )
+        return cls(
+            message, method=method, path=template, may_have_succeeded=not request_never_sent(exc)
+        )
+
+    def _log_retry(
+        self, method: str, template: str, reason: str, retry_number: int, delay: float
+    ) -> None:
+        level = logging.INFO if reason == "HTTP 429" else logging.WARNING
+        log.log(
+            level,
+            "TwelveLabs %s %s failed (%s); retry %d/%d in %.2fs",
+            method,
+            template,
+            reason,
+            retry_number + 1,
+            self.policy.max_retries,
+            delay,
+        )
