@@ -29,6 +29,7 @@ TaskCb = Callable[[str, int], Awaitable[None]]  # (task_id, attempt)
 MultipartCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
 
 MAX_ANALYSIS_ATTEMPTS = 2
+REQUEST_KEY = "gistbot_request"
 MAX_TOKENS_CEILING = 98304
 
 
@@ -86,12 +87,19 @@ class GistService:
         progress: ProgressCb = _no_progress,
         on_multipart_started: MultipartCb | None = None,
         resume_upload_id: str | None = None,
+        resume_asset_id: str | None = None,
+        request_key: str | None = None,
     ) -> str:
+        """Create the asset. `request_key` goes into the asset's user_metadata so that a
+        process killed between the POST and saving its answer can find the asset again
+        (`find_asset`) instead of paying for a second one."""
+        metadata = {REQUEST_KEY: request_key} if request_key else None
         await progress("uploading", 0.0 if source.path else None)
         if source.url is not None:
             asset = await self._client.create_asset_from_url(
-                source.url, filename=source.filename, enable_thumbnail=True
-            )
+                source.url, filename=source.filename, enable_thumbnail=True,
+                user_metadata=metadata,
+            )  # fmt: skip
             return asset.id
         assert source.path is not None
 
@@ -102,11 +110,23 @@ class GistService:
             source.path,
             filename=source.filename or source.path.name,
             enable_thumbnail=True,
+            user_metadata=metadata,
             progress=on_bytes,
             on_multipart_started=on_multipart_started,
             resume_upload_id=resume_upload_id,
+            resume_asset_id=resume_asset_id,
         )
         return asset.id
+
+    async def find_asset(self, request_key: str, filename: str | None) -> str | None:
+        """The asset an earlier, interrupted create_asset() made for this request, if any."""
+        for asset in await self._client.list_assets(filename=filename):
+            # A multipart session can't be resumed from the asset alone: start afresh then.
+            if (asset.user_metadata or {}).get(REQUEST_KEY) == request_key and (
+                asset.method != "multipart"
+            ):
+                return asset.id
+        return None
 
     # -- step 2: wait until the asset is ready -----------------------------------------
     async def wait_for_asset(

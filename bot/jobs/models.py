@@ -71,6 +71,7 @@ class Job(BaseModel):
     # durable steps
     sha256: str | None = None
     upload_id: str | None = None
+    asset_requested: bool = False  # set before POST /assets: a restart looks the asset up
     asset_id: str | None = None
     asset_ready: bool = False
     video_seconds: float | None = None
@@ -78,6 +79,7 @@ class Job(BaseModel):
     task_id: str | None = None
     task_attempt: int = 1
     gist: Gist | None = None
+    placeholder_requested: bool = False  # set before posting it: a restart looks it up
     result_posted: bool = False
     cached: bool = False
     error_code: str | None = None

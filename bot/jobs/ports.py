@@ -24,8 +24,9 @@ class FetchedFile:
 
 
 class Notifier(Protocol):
-    async def started(self, job: Job) -> None:
-        """Post the placeholder reply and the 👀 reaction; sets job.slack.placeholder_ts."""
+    async def started(self, job: Job, *, recover: bool = False) -> None:
+        """Post the placeholder reply and the 👀 reaction; sets job.slack.placeholder_ts.
+        With `recover`, first look for a placeholder an interrupted run already posted."""
 
     async def progress(self, job: Job, phase: str, percent: float | None, elapsed_s: float) -> None:
         """Edit the placeholder to show the phase."""

@@ -167,7 +167,12 @@ class JobRunner:
             await self._store.save(job)
         if not job.result_posted:
             if job.slack.placeholder_ts is None:
-                await self._notifier.started(job)
+                # A restart between posting and saving finds the earlier placeholder.
+                recover = job.placeholder_requested
+                if not recover:
+                    job.placeholder_requested = True
+                    await self._store.save(job)
+                await self._notifier.started(job, recover=recover)
                 await self._store.save(job)
             if job.gist is None:
                 job.gist = await self._gist(job, reporter)
@@ -275,12 +280,23 @@ class JobRunner:
 
     async def _create_asset(self, job: Job, reporter: ProgressReporter) -> Gist | None:
         """Upload (or hand TwelveLabs the URL). Returns a cached gist if the bytes are known."""
+        if job.asset_requested and job.asset_id is None:
+            # Killed between POST /assets and saving its answer? Find that asset.
+            job.asset_id = await self._service.find_asset(job.id, job.source.name)
+            if job.asset_id is not None:
+                log.info("job %s found its asset %s from before a restart", job.id, job.asset_id)
+                await self._store.save(job)
+                return None
         if job.source.kind == "url":
             assert job.source.url is not None
             if job.source.probe:
                 await self._fetcher.check_link(job)
+            job.asset_requested = True
+            await self._store.save(job)
             job.asset_id = await self._service.create_asset(
-                Source(url=job.source.url, filename=job.source.filename), progress=reporter
+                Source(url=job.source.url, filename=job.source.name),
+                progress=reporter,
+                request_key=job.id,
             )
             await self._store.save(job)
             return None
@@ -308,11 +324,15 @@ class JobRunner:
                     job.upload_id, job.asset_id = upload_id, asset_id
                     await self._store.save(job)
 
+                job.asset_requested = True
+                await self._store.save(job)
                 asset_id = await self._service.create_asset(
                     Source(path=fetched.path, filename=job.source.name),
                     progress=reporter,
                     on_multipart_started=on_multipart,
                     resume_upload_id=job.upload_id,
+                    resume_asset_id=job.asset_id if job.upload_id else None,
+                    request_key=job.id,
                 )
                 job.asset_id = asset_id
                 job.upload_id = None

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CANNOT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 BENIGN_REACTION = {"already_reacted", "no_reaction", "message_not_found", "not_in_channel"}
 ADMIN_ALERT_EVERY_S = 3600.0
+METADATA_EVENT = "gistbot_job"
 
 _DOWNLOAD_CODES = {
     "login_page": ("Slack sent a sign-in page instead of the file", False),
@@ -57,8 +58,14 @@ class SlackNotifier:
         self._admin_alerted: dict[str, float] = {}
 
     # -- Notifier --------------------------------------------------------------------------
-    async def started(self, job: Job) -> None:
+    async def started(self, job: Job, *, recover: bool = False) -> None:
         ctx = job.slack
+        if recover and ctx.thread_ts:
+            found = await self._find_placeholder(job)
+            if found is not None:
+                log.info("job %s found its placeholder %s from before a restart", job.id, found)
+                ctx.placeholder_ts = found
+                return
         if ctx.thread_ts is None and job.trigger is Trigger.COMMAND:
             await self._open_command_thread(job)
         if ctx.thread_ts is None:
@@ -69,7 +76,10 @@ class SlackNotifier:
         )  # fmt: skip
         try:
             resp = await self._client.chat_postMessage(
-                channel=ctx.channel, thread_ts=ctx.thread_ts, **message.as_kwargs()
+                channel=ctx.channel,
+                thread_ts=ctx.thread_ts,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id}},
+                **message.as_kwargs(),
             )
         except SlackApiError as exc:
             if _error(exc) in CANNOT_POST and ctx.response_url:
@@ -79,6 +89,24 @@ class SlackNotifier:
         ctx.placeholder_ts = str(resp["ts"])
         if ctx.source_ts:
             await self._react(ctx.channel, ctx.source_ts, add="eyes")
+
+    async def _find_placeholder(self, job: Job) -> str | None:
+        """Our message in the thread tagged with this job's id (message metadata)."""
+        try:
+            resp = await self._client.conversations_replies(
+                channel=job.slack.channel,
+                ts=job.slack.thread_ts or "",
+                include_all_metadata=True,
+                limit=200,
+            )
+        except SlackApiError as exc:
+            log.info("could not read thread for job %s: %s", job.id, _error(exc))
+            return None
+        for message in resp.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("job_id") == job.id:
+                return str(message["ts"])
+        return None
 
     async def progress(self, job: Job, phase: str, percent: float | None, elapsed_s: float) -> None:
         ctx = job.slack

@@ -261,6 +261,26 @@ class TwelveLabsClient:
             )
         return asset
 
+    async def list_assets(
+        self, *, filename: str | None = None, page_limit: int = 50, max_pages: int = 5
+    ) -> list[models.Asset]:
+        """`GET /assets`, newest pages first as the API returns them; `filename` filters."""
+        assets: list[models.Asset] = []
+        params: dict[str, Any] = {"page_limit": page_limit}
+        if filename:
+            params["filename"] = filename
+        for page in range(1, max_pages + 1):
+            listing = await self._call(
+                models.AssetList, "GET", T_ASSETS, params={**params, "page": page}
+            )
+            assets.extend(listing.data)
+            info = listing.page_info
+            if not listing.data or info is None or info.total_page is None:
+                break
+            if page >= info.total_page:
+                break
+        return assets
+
     async def get_upload_status(self, upload_id: str) -> models.UploadStatus:
         """`GET /assets/multipart-uploads/{upload_id}` (all pages)."""
         return await self._uploader.get_status(upload_id)

@@ -294,6 +294,13 @@ class Index(_Model):
     addons: list[str] = Field(default_factory=list)
 
 
+class AssetList(_Model):
+    """`GET /assets` (one page)."""
+
+    data: list[Asset] = Field(default_factory=list)
+    page_info: PageInfo | None = None
+
+
 class IndexList(_Model):
     """`GET /indexes` (one page)."""
 
