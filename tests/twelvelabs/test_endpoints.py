@@ -294,3 +294,15 @@ async def test_stats_count_requests_per_template(
     assert client.stats.snapshot()["requests"]["GET /assets/{asset_id}"] == 2
     client.stats.reset()
     assert client.stats.total_requests == 0
+
+
+async def test_list_assets_filters_by_filename_and_returns_user_metadata(
+    fake: FakeTwelveLabs, client: TwelveLabsClient, tmp_path: Path
+) -> None:
+    video = make_video(5.0, directory=tmp_path, name="listed-clip.mp4")
+    first = await client.upload_asset_file(video, user_metadata={"gistbot_request": "job1"})
+    await client.upload_asset_file(make_video(5.0, directory=tmp_path, name="other.mp4"))
+    listed = await client.list_assets(filename="listed-clip")
+    assert [a.id for a in listed] == [first.id]
+    assert listed[0].user_metadata == {"gistbot_request": "job1"}
+    assert len(await client.list_assets()) == 2

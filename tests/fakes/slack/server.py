@@ -865,6 +865,9 @@ class FakeSlack:
             out.append(dict(parent))
         elif (channel, ts) in self._messages:
             out.append(self._messages[(channel, ts)].to_slack(self.team_id, self.app_id))
+        elif any(m.channel == channel and m.thread_ts == ts for m in self._messages.values()):
+            # A user's message the test didn't register: Slack knows it, so stand it in.
+            out.append({"type": "message", "ts": ts, "user": "U_UNKNOWN", "text": ""})
         else:
             raise _Error("thread_not_found")
         for message in sorted(self._messages.values(), key=lambda m: float(m.ts)):

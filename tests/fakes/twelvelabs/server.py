@@ -402,6 +402,7 @@ class FakeTwelveLabs:
             ("POST", "/assets/multipart-uploads/{id}", self._report_chunks),
             ("POST", "/assets/multipart-uploads/{id}/presigned-urls", self._more_urls),
             ("POST", "/assets", self._create_asset),
+            ("GET", "/assets", self._list_assets),
             ("GET", "/assets/{id}", self._get_asset),
             ("GET", "/indexes", self._list_indexes),
             ("POST", "/indexes", self._create_index),
@@ -844,6 +845,29 @@ class FakeTwelveLabs:
             if asset.size is not None:
                 out["technical_metadata"] = {"file_size_bytes": asset.size}
         return out
+
+    async def _list_assets(self, request: web.Request) -> web.StreamResponse:
+        """`GET /assets`: newest first; `filename` is a case-insensitive partial match,
+        `asset_ids` / `asset_types` repeatable filters (the July 2026 definition)."""
+        page, limit = self._page_args(request)
+        found = sorted(self.assets.values(), key=lambda a: a.created_at, reverse=True)
+        name = request.query.get("filename")
+        if name:
+            found = [a for a in found if name.lower() in (a.filename or "").lower()]
+        ids = request.query.getall("asset_ids", [])
+        if ids:
+            found = [a for a in found if a.id in ids]
+        types = request.query.getall("asset_types", [])
+        if types:
+            found = [a for a in found if (a.file_type or "").split("/")[0] in types]
+        origin = self._origin(request)
+        data = [
+            self._asset_json(a, origin, detail=True)
+            for a in found[(page - 1) * limit : page * limit]
+        ]
+        return _json_response(
+            200, {"data": data, "page_info": self._page_info(page, limit, len(found))}
+        )
 
     async def _get_asset(self, request: web.Request) -> web.StreamResponse:
         asset = self.assets.get(request.match_info["id"])
