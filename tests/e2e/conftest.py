@@ -24,9 +24,7 @@ TL_KEY = "tlk-test-key-123456"
 CHANNEL = "C0001"
 
 
-async def until(
-    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
-) -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
     """Poll a condition; the work runs in background tasks, as in Bolt's own tests."""
     deadline = time.monotonic() + timeout
     while True:

@@ -55,7 +55,7 @@ class AppProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
 
-    async def start(self, timeout: float = 30.0) -> str:
+    async def start(self, timeout_s: float = 30.0) -> str:
         log = self.log_path.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "run",
@@ -63,7 +63,7 @@ class AppProcess:
         )  # fmt: skip
         log.close()
         assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout_s):
             while True:
                 line = (await self.proc.stdout.readline()).decode()
                 if not line:
@@ -78,11 +78,11 @@ class AppProcess:
             self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
 
-    async def terminate(self, timeout: float = 20.0) -> int:
+    async def terminate(self, timeout_s: float = 20.0) -> int:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout_s):
             return await self.proc.wait()
 
 
@@ -135,9 +135,11 @@ KILL_POINTS = [
 ]  # fmt: skip
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.002) -> bool:
+async def wait_for(
+    predicate: Callable[[], bool], timeout_s: float, interval: float = 0.002
+) -> bool:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + timeout_s
     while loop.time() < deadline:
         if predicate():
             return True

@@ -34,7 +34,7 @@ async def kill_and_restart(
         event = message_event(CHANNEL, ts, f"<{media_url}>")
     resp = await driver.post_event(event)
     assert resp.status_code == 200
-    reached = await wait_for(lambda: point.reached(slack, tl, db, CHANNEL), timeout=20)
+    reached = await wait_for(lambda: point.reached(slack, tl, db, CHANNEL), timeout_s=20)
     await app.kill()
     assert reached, f"kill point {point.name} never reached"
 
@@ -43,7 +43,7 @@ async def kill_and_restart(
     await app2.start()
     try:
         finished = await wait_for(
-            lambda: any(j["state"] in ("done", "failed") for j in stored_jobs(db)), timeout=30
+            lambda: any(j["state"] in ("done", "failed") for j in stored_jobs(db)), timeout_s=30
         )
         assert finished, "the job never finished after the restart"
         await asyncio.sleep(0.3)  # anything still to come (a second reply) would show now
