@@ -103,6 +103,13 @@ class JobStore:
         self._executor.shutdown(wait=True)
 
     # -- dedupe ------------------------------------------------------------------------
+    async def has_event(self, event_id: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone()
+            return row is not None
+
+        return await self._run(op)
+
     async def seen_event(self, event_id: str) -> bool:
         """Record an Events API event_id; True if it was already recorded (a Slack retry)."""
         now = time.time()

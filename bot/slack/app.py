@@ -69,10 +69,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> BoltResponse:
         body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and await store.seen_event(str(event_id)):
+        if event_id and await store.has_event(str(event_id)):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
+        if not runner.accepting:
+            # Shutting down: no 200, so Slack redelivers to the next process.
+            return BoltResponse(status=503, body="", headers={"Retry-After": "5"})
         return await next()
 
     async def _accept_all(intake: Intake) -> list[Job]:
@@ -97,9 +100,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if not is_content_message(event, deps.bot_user_id) or not guard.passive_allowed(
                 channel
             ):
+                await _mark_event(body)
                 return await next()
             if deps.bot_user_id and f"<@{deps.bot_user_id}>" in str(event.get("text") or ""):
                 # The app_mention event for the same message asks explicitly; let it win.
+                await _mark_event(body)
                 return await next()
             intake = build_jobs(
                 event,
@@ -116,6 +121,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             channel = str(event.get("channel") or "")
             if not guard.channel_allowed(channel):
                 context["notes"] = ["gistbot isn't enabled in this channel."]
+                await _mark_event(body)
                 return await next()
             intake = build_jobs(
                 event,
@@ -128,10 +134,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 timeout_s=s.gist_job_timeout_s,
                 explicit=True,
             )
-        context["accepted"] = await _accept_all(intake) if runner.accepting else []
+        context["accepted"] = await _accept_all(intake)
         context["notes"] = intake.notes
         context["had_jobs"] = bool(intake.jobs)
+        await _mark_event(body)
         return await next()
+
+    async def _mark_event(body: dict[str, Any]) -> None:
+        # Only once the jobs are on disk: a crash before this leaves the event unmarked, so
+        # Slack's redelivery is processed (and the work key keeps it from running twice).
+        if body.get("event_id"):
+            await store.seen_event(str(body["event_id"]))
 
     async def _post_notes(client: AsyncWebClient, event: dict[str, Any], notes: list[str]) -> None:
         if not notes:
@@ -283,7 +296,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             response_url=body.get("response_url"),
             explicit=True,
         )
-        accepted = await _accept_all(intake) if runner.accepting else []
+        if not runner.accepting:
+            await ack()
+            await respond(text="gistbot is restarting. Try again in a minute.",
+                          response_type="ephemeral")  # fmt: skip
+            return
+        accepted = await _accept_all(intake)
         await ack()
         notes = list(intake.notes)
         if not intake.jobs:
@@ -296,12 +314,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await respond(text="\n".join(notes), response_type="ephemeral")
 
     # -- buttons -------------------------------------------------------------------------
-    async def _follow_up(body: dict[str, Any], action: dict[str, Any], respond: Any,
+    async def _follow_up(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                          trigger: Trigger) -> None:  # fmt: skip
+        """Persist the new job, then ack: a click Slack saw acknowledged is never lost."""
         old = await store.get(str(action.get("value") or ""))
-        if old is None:
-            await respond(text="That request has expired. Post the video again.",
-                          response_type="ephemeral", replace_original=False)  # fmt: skip
+        if old is None or not runner.accepting:
+            await ack()
+            text = ("That request has expired. Post the video again." if old is None
+                    else "gistbot is restarting. Try again in a minute.")  # fmt: skip
+            await respond(text=text, response_type="ephemeral", replace_original=False)
             return
         container = body.get("container") or {}
         message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts"))
@@ -315,18 +336,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         if old.slack.thread_ts is None:  # that answer came through response_url
             job.slack.placeholder_ts = None
-        if not runner.accepting or not await runner.accept(job):
-            return  # a double click: the first one is already running
-        runner.start(job)
+        accepted = await runner.accept(job)
+        await ack()
+        if accepted:  # else a double click: the first one is already running
+            runner.start(job)
 
     @app.action("gist_retry")
     async def on_retry(ack: Any, body: dict[str, Any], action: dict[str, Any],
                        respond: Any) -> None:  # fmt: skip
-        await ack()
-        await _follow_up(body, action, respond, Trigger.RETRY)
+        await _follow_up(ack, body, action, respond, Trigger.RETRY)
 
     @app.action("gist_regenerate")
     async def on_regenerate(ack: Any, body: dict[str, Any], action: dict[str, Any],
                             respond: Any) -> None:  # fmt: skip
-        await ack()
-        await _follow_up(body, action, respond, Trigger.REGENERATE)
+        await _follow_up(ack, body, action, respond, Trigger.REGENERATE)
