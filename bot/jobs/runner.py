@@ -118,6 +118,7 @@ class JobRunner:
             self._notifier, job, interval_s=self._s.gist_progress_interval_s, budget=self._budget
         )
         remaining = job.deadline_at - time.time()
+        failure: GistFailure | None = None
         try:
             if remaining <= 0:
                 raise TimeoutError
@@ -128,23 +129,22 @@ class JobRunner:
             log.info("job %s interrupted; it will resume", job.id)
             raise
         except TimeoutError:
-            await self._fail(
-                job,
-                GistFailure(
-                    "deadline",
-                    "This took too long",
-                    f"No answer within {self._s.gist_job_timeout_s / 60:.0f} minutes. "
-                    "Try again; if it keeps happening, try a shorter video.",
-                    retryable=True,
-                ),
+            failure = GistFailure(
+                "deadline",
+                "This took too long",
+                f"No answer within {self._s.gist_job_timeout_s / 60:.0f} minutes. "
+                "Try again; if it keeps happening, try a shorter video.",
+                retryable=True,
             )
         except Exception as exc:
             failure = explain(exc)
             if failure.code == "internal":
                 log.exception("job %s failed unexpectedly", job.id)
-            await self._fail(job, failure)
         finally:
+            # Before the error is shown: a late progress edit must not overwrite it.
             await reporter.close()
+        if failure is not None:
+            await self._fail(job, failure)
         log.info(
             "job %s %s in %.1fs: video_seconds=%s tokens=%s cached=%s",
             job.id, job.state.value, time.monotonic() - started, job.video_seconds,

@@ -145,7 +145,10 @@ class SlackNotifier:
                 raise
             await self._deliver(job, build(False))
         if job.slack.source_ts:
-            await self._react(job.slack.channel, job.slack.source_ts, remove="eyes",
+            # Only a Retry/Regenerate can find an earlier ❌/✅ on the message.
+            again = job.trigger in (Trigger.RETRY, Trigger.REGENERATE)
+            await self._react(job.slack.channel, job.slack.source_ts,
+                              remove=("eyes", "x") if again else ("eyes",),
                               add="white_check_mark")  # fmt: skip
 
     async def failed(self, job: Job, failure: GistFailure) -> None:
@@ -161,7 +164,10 @@ class SlackNotifier:
         except Exception:
             log.exception("could not tell the user that job %s failed", job.id)
         if job.slack.source_ts:
-            await self._react(job.slack.channel, job.slack.source_ts, remove="eyes", add="x")
+            again = job.trigger in (Trigger.RETRY, Trigger.REGENERATE)
+            await self._react(job.slack.channel, job.slack.source_ts,
+                              remove=("eyes", "white_check_mark") if again else ("eyes",),
+                              add="x")  # fmt: skip
         if failure.admin:
             await self._alert_admin(failure)
 
@@ -319,11 +325,12 @@ class SlackNotifier:
             log.warning("response_url notice for job %s failed: %s", job.id, exc)
 
     async def _react(
-        self, channel: str, ts: str, *, add: str | None = None, remove: str | None = None
+        self, channel: str, ts: str, *, add: str | None = None, remove: tuple[str, ...] = ()
     ) -> None:
-        for method, name in (("reactions_remove", remove), ("reactions_add", add)):
-            if name is None:
-                continue
+        steps = [("reactions_remove", name) for name in remove]
+        if add is not None:
+            steps.append(("reactions_add", add))
+        for method, name in steps:
             try:
                 await getattr(self._client, method)(channel=channel, timestamp=ts, name=name)
             except SlackApiError as exc:
