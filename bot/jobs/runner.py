@@ -60,9 +60,13 @@ class JobRunner:
 
     async def accept(self, job: Job) -> bool:
         """Persist a new job (before Slack gets its ack). False: the same work exists."""
+        return (await self.accept_many([job]))[0]
+
+    async def accept_many(self, jobs: list[Job], event_id: str | None = None) -> list[bool]:
+        """Persist jobs and mark their event seen, in one transaction."""
         if self._stopping:
             raise RuntimeError("shutting down")
-        return await self._store.add_job(job)
+        return await self._store.accept(jobs, event_id)
 
     def start(self, job: Job) -> None:
         if job.id in self._tasks or self._stopping:

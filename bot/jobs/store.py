@@ -124,16 +124,31 @@ class JobStore:
 
     async def add_job(self, job: Job) -> bool:
         """Insert a new job unless its work key exists already. False means a duplicate."""
+        return (await self.accept([job]))[0]
 
-        def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO work_keys(work_key, job_id, created_at) VALUES (?, ?, ?)",
-                (job.work_key, job.id, job.created_at),
-            )
-            if cur.rowcount == 0:
-                return False
-            _upsert(conn, job)
-            return True
+    async def accept(self, jobs: list[Job], event_id: str | None = None) -> list[bool]:
+        """Insert jobs (each unless its work key exists) and mark the event that carried them
+        as seen, in one transaction: one round trip on the ack path, and the event is never
+        marked without its jobs."""
+        now = time.time()
+
+        def op(conn: sqlite3.Connection) -> list[bool]:
+            added: list[bool] = []
+            for job in jobs:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO work_keys(work_key, job_id, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (job.work_key, job.id, job.created_at),
+                )
+                if cur.rowcount:
+                    _upsert(conn, job)
+                added.append(bool(cur.rowcount))
+            if event_id:
+                conn.execute(
+                    "INSERT OR IGNORE INTO events(event_id, seen_at) VALUES (?, ?)",
+                    (event_id, now),
+                )
+            return added
 
         return await self._run(op)
 

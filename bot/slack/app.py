@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.gist.models import GistType
@@ -32,60 +38,86 @@ from bot.slack.links import UrlKind, classify_url
 log = logging.getLogger(__name__)
 
 SHORTCUT_CALLBACK_ID = "gist_message"
+DEDUPE_MEMORY_S = 3600.0  # Slack retries within ~5 minutes
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
 @dataclass
 class Deps:
+    """What the listeners use. The runner and the bot's user id are set once the app (and
+    so its Slack client) exists; listeners read them at call time."""
+
     settings: Settings
     store: JobStore
-    runner: JobRunner
     guard: Guard
+    runner: JobRunner = field(init=False)
     bot_user_id: str | None = None
 
 
-def build_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
+def build_app(deps: Deps) -> AsyncApp:
+    """The Bolt app, its client pointed at SLACK_API_URL with slack-sdk's retry handlers.
+
+    The token goes to Bolt (not a ready-made client): handing Bolt both logs a warning on
+    every start, and Bolt copies base URL, timeout and retry handlers into each request's
+    client anyway."""
     s = deps.settings
     app = AsyncApp(
-        client=client,
+        token=s.slack_bot_token.get_secret_value(),
         signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else "",
-        token=None,
         request_verification_enabled=not s.socket_mode,
         # Own messages are filtered in intake (by user and bot_id) as well.
         ignoring_self_events_enabled=True,
     )
+    configure_client(app.client, s)
     register(app, deps)
     return app
 
 
+def configure_client(client: AsyncWebClient, settings: Settings) -> None:
+    client.base_url = settings.slack_api_url
+    client.timeout = 30
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     s = deps.settings
-    runner, store, guard = deps.runner, deps.store, deps.guard
+    store, guard = deps.store, deps.guard
 
     # -- global: Slack retries ---------------------------------------------------------
+    # Event ids seen by this process; the store remembers them across restarts. A first
+    # delivery (no X-Slack-Retry-Num) never needs the store: nothing on the ack path waits
+    # on disk for an event that carries no work.
+    recent: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=DEDUPE_MEMORY_S)
+
     @app.middleware
     async def drop_retried_events(
         req: AsyncBoltRequest, context: AsyncBoltContext, next: Next
     ) -> BoltResponse:
         body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and await store.has_event(str(event_id)):
-            retry = req.headers.get("x-slack-retry-num", ["0"])[0]
-            log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry)
-            return BoltResponse(status=200, body="")
-        if not runner.accepting:
+        if event_id:
+            retry = req.headers.get("x-slack-retry-num", [""])[0]
+            if event_id in recent or (retry and await store.has_event(str(event_id))):
+                log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry or 0)
+                return BoltResponse(status=200, body="")
+        if not deps.runner.accepting:
             # Shutting down: no 200, so Slack redelivers to the next process.
             return BoltResponse(status=503, body="", headers={"Retry-After": "5"})
         return await next()
 
-    async def _accept_all(intake: Intake) -> list[Job]:
-        accepted: list[Job] = []
-        for job in intake.jobs:
-            if await runner.accept(job):
-                accepted.append(job)
-            else:
+    async def _accept_all(intake: Intake, event_id: str | None = None) -> list[Job]:
+        """One transaction for all of a message's jobs (and its event id)."""
+        if not intake.jobs and not event_id:
+            return []
+        added = await deps.runner.accept_many(intake.jobs, event_id)
+        for job, new in zip(intake.jobs, added, strict=True):
+            if not new:
                 log.info("duplicate work %s ignored", job.work_key)
-        return accepted
+        return [job for job, new in zip(intake.jobs, added, strict=True) if new]
 
     # Runs before Bolt's automatic ack of an event: the jobs are on disk before Slack
     # hears "200", so an accepted request can't be lost to a crash.
@@ -93,36 +125,34 @@ def register(app: AsyncApp, deps: Deps) -> None:
         body: dict[str, Any], context: AsyncBoltContext, next: Next
     ) -> BoltResponse:
         event = body.get("event") or {}
+        event_id = str(body.get("event_id") or "") or None
         context["accepted"] = []
         context["notes"] = []
+        intake = Intake()
+        channel = str(event.get("channel") or "")
         if event.get("type") == "message":
-            channel = str(event.get("channel") or "")
-            if not is_content_message(event, deps.bot_user_id) or not guard.passive_allowed(
-                channel
+            mentioned = bool(deps.bot_user_id) and f"<@{deps.bot_user_id}>" in str(
+                event.get("text") or ""
+            )  # then the app_mention event for the same message asks explicitly: let it win
+            if (
+                is_content_message(event, deps.bot_user_id)
+                and guard.passive_allowed(channel)
+                and not mentioned
             ):
-                await _mark_event(body)
-                return await next()
-            if deps.bot_user_id and f"<@{deps.bot_user_id}>" in str(event.get("text") or ""):
-                # The app_mention event for the same message asks explicitly; let it win.
-                await _mark_event(body)
-                return await next()
-            intake = build_jobs(
-                event,
-                team_id=str(body.get("team_id") or ""),
-                channel=channel,
-                requester=str(event.get("user") or ""),
-                trigger=Trigger.PASSIVE,
-                types=s.default_types,
-                max_videos=s.gist_max_videos_per_message,
-                timeout_s=s.gist_job_timeout_s,
-                explicit=False,
-            )
-        else:  # app_mention
-            channel = str(event.get("channel") or "")
-            if not guard.channel_allowed(channel):
-                context["notes"] = ["gistbot isn't enabled in this channel."]
-                await _mark_event(body)
-                return await next()
+                intake = build_jobs(
+                    event,
+                    team_id=str(body.get("team_id") or ""),
+                    channel=channel,
+                    requester=str(event.get("user") or ""),
+                    trigger=Trigger.PASSIVE,
+                    types=s.default_types,
+                    max_videos=s.gist_max_videos_per_message,
+                    timeout_s=s.gist_job_timeout_s,
+                    explicit=False,
+                )
+        elif not guard.channel_allowed(channel):  # app_mention
+            intake.notes.append("gistbot isn't enabled in this channel.")
+        else:
             intake = build_jobs(
                 event,
                 team_id=str(body.get("team_id") or ""),
@@ -134,17 +164,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 timeout_s=s.gist_job_timeout_s,
                 explicit=True,
             )
-        context["accepted"] = await _accept_all(intake)
+        # The event id is stored only with work or with an answer to give; chatter is
+        # remembered in memory only (a redelivered chatter event does nothing anyway).
+        durable = bool(intake.jobs or intake.notes or event.get("type") == "app_mention")
+        context["accepted"] = await _accept_all(intake, event_id if durable else None)
         context["notes"] = intake.notes
         context["had_jobs"] = bool(intake.jobs)
-        await _mark_event(body)
+        if event_id:
+            recent[event_id] = True
         return await next()
-
-    async def _mark_event(body: dict[str, Any]) -> None:
-        # Only once the jobs are on disk: a crash before this leaves the event unmarked, so
-        # Slack's redelivery is processed (and the work key keeps it from running twice).
-        if body.get("event_id"):
-            await store.seen_event(str(body["event_id"]))
 
     async def _post_notes(client: AsyncWebClient, event: dict[str, Any], notes: list[str]) -> None:
         if not notes:
@@ -164,7 +192,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                          client: AsyncWebClient) -> None:  # fmt: skip
         # Also the catch-all for edits, deletes, joins…: matched, acked, nothing to do.
         for job in context.get("accepted", []):
-            runner.start(job)
+            deps.runner.start(job)
         if context.get("accepted"):
             await _post_notes(client, event, context.get("notes", []))
 
@@ -183,7 +211,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 "`/gist help` has the details."
             )
         for job in accepted:
-            runner.start(job)
+            deps.runner.start(job)
         await _post_notes(client, event, notes)
 
     async def _jobs_from_thread_parent(
@@ -231,7 +259,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not guard.channel_allowed(channel):
             await ack(text="gistbot isn't enabled in this channel.")
             return
-        if not runner.accepting:
+        if not deps.runner.accepting:
             await ack(text="gistbot is restarting. Try again in a minute.")
             return
         kind = classify_url(parsed.url)
@@ -252,13 +280,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             timeout_s=s.gist_job_timeout_s,
             probe=kind.kind is not UrlKind.DIRECT_MEDIA,
         )
-        await runner.accept(job)
+        await deps.runner.accept(job)
         wanted = ", ".join(t.value + ("s" if t is not GistType.TITLE else "") for t in job.types)
         await ack(
             text=f"On it: {wanted} for {parsed.url}. The result goes in a thread in this channel "
             "(or here, if I'm not a member of the channel)."
         )
-        runner.start(job)
+        deps.runner.start(job)
 
     async def _usage(command: dict[str, Any]) -> blocks.Message:
         team, user = str(command.get("team_id") or ""), str(command.get("user_id") or "")
@@ -296,7 +324,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             response_url=body.get("response_url"),
             explicit=True,
         )
-        if not runner.accepting:
+        if not deps.runner.accepting:
             await ack()
             await respond(text="gistbot is restarting. Try again in a minute.",
                           response_type="ephemeral")  # fmt: skip
@@ -309,7 +337,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         elif not accepted:
             notes.insert(0, "I'm already on it (or done): see the message's thread.")
         for job in accepted:
-            runner.start(job)
+            deps.runner.start(job)
         if notes:
             await respond(text="\n".join(notes), response_type="ephemeral")
 
@@ -318,7 +346,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                          trigger: Trigger) -> None:  # fmt: skip
         """Persist the new job, then ack: a click Slack saw acknowledged is never lost."""
         old = await store.get(str(action.get("value") or ""))
-        if old is None or not runner.accepting:
+        if old is None or not deps.runner.accepting:
             await ack()
             text = ("That request has expired. Post the video again." if old is None
                     else "gistbot is restarting. Try again in a minute.")  # fmt: skip
@@ -336,10 +364,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         if old.slack.thread_ts is None:  # that answer came through response_url
             job.slack.placeholder_ts = None
-        accepted = await runner.accept(job)
+        accepted = await deps.runner.accept(job)
         await ack()
         if accepted:  # else a double click: the first one is already running
-            runner.start(job)
+            deps.runner.start(job)
 
     @app.action("gist_retry")
     async def on_retry(ack: Any, body: dict[str, Any], action: dict[str, Any],

@@ -24,15 +24,17 @@ TL_KEY = "tlk-test-key-123456"
 CHANNEL = "C0001"
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def until(
+    predicate: Callable[[], Any], timeout_s: float = 15.0, interval: float = 0.05
+) -> Any:
     """Poll a condition; the work runs in background tasks, as in Bolt's own tests."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {timeout_s}s")
         await asyncio.sleep(interval)
 
 

@@ -23,8 +23,9 @@ async def test_mention_in_thread_gists_the_parent_video(harness: Harness) -> Non
     assert "Hashtags" in text and "Topics" not in text  # only what was asked for
 
 
-async def test_mention_and_message_events_for_one_link_make_one_job(harness: Harness,
-                                                                    video_server: str) -> None:  # fmt: skip
+async def test_mention_and_message_events_for_one_link_make_one_job(
+    harness: Harness, video_server: str
+) -> None:
     url = f"{video_server}/media/both.mp4"
     ts = "1700000200.000100"
     await harness.driver.post_event(app_mention_event(CHANNEL, ts, f"<@UBOT> <{url}>"))

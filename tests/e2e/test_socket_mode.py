@@ -82,7 +82,7 @@ async def test_socket_mode_gists_an_upload_and_health_reports_the_connection(
     # apps.connections.open hands out the test's WebSocket URL; then start in Socket Mode.
     fake_slack.socket_mode_url = fake_socket.url
     harness: Harness = await make_harness(slack_app_token="xapp-1-test")
-    await until(lambda: fake_socket.connections, timeout=10)
+    await until(lambda: fake_socket.connections, timeout_s=10)
     async with httpx.AsyncClient() as http:
         resp = await http.get(harness.running.url + "/healthz")
         assert resp.status_code == 200 and resp.json()["socket_connected"] is True
