@@ -42,5 +42,9 @@ class FileFetcher(Protocol):
     async def fetch(self, job: Job, dest_dir: Path, progress: BytesCb) -> FetchedFile:
         """Download job.source (a Slack upload) to a temp file under dest_dir."""
 
+    async def resolve(self, job: Job) -> None:
+        """Complete a stub Slack file (no URL yet) from files.info; GistFailure if it can't
+        be read or isn't a video."""
+
     async def check_link(self, job: Job) -> None:
         """Probe an extensionless link (SSRF-guarded); raise GistFailure if it isn't a video."""

@@ -17,7 +17,7 @@ from bot.gist.schema import ordered
 from bot.gist.service import GistService, Source
 from bot.jobs.cache import ResultCache
 from bot.jobs.guard import Guard
-from bot.jobs.models import Job, JobState
+from bot.jobs.models import Job, JobState, Trigger
 from bot.jobs.ports import FileFetcher, Notifier
 from bot.jobs.progress import EditBudget, ProgressReporter
 from bot.jobs.store import JobStore
@@ -170,6 +170,19 @@ class JobRunner:
             job.state = JobState.RUNNING
             await self._store.save(job)
         if not job.result_posted:
+            if job.source.kind == "slack_file" and not job.source.url and job.gist is None:
+                # A stub (Slack Connect, plan limits): learn what it is before saying anything.
+                try:
+                    await self._fetcher.resolve(job)
+                except GistFailure as failure:
+                    if job.trigger is Trigger.PASSIVE and failure.code == "not_video":
+                        log.info("job %s: passive upload is not a video; ignored", job.id)
+                        job.state, job.error_code = JobState.DONE, failure.code
+                        job.finished_at = time.time()
+                        await self._store.save(job)
+                        return
+                    raise
+                await self._store.save(job)
             if job.slack.placeholder_ts is None:
                 # A restart between posting and saving finds the earlier placeholder.
                 recover = job.placeholder_requested

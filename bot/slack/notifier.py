@@ -175,7 +175,7 @@ class SlackNotifier:
     async def fetch(self, job: Job, dest_dir: Path, progress: BytesCb) -> FetchedFile:
         source = job.source
         if not source.url:
-            await self._resolve_file(job)
+            await self.resolve(job)
         assert source.url is not None
         try:
             got = await download_slack_file(
@@ -226,7 +226,7 @@ class SlackNotifier:
             )
         job.source.url = result.final_url
 
-    async def _resolve_file(self, job: Job) -> None:
+    async def resolve(self, job: Job) -> None:
         """Stub file objects (Slack Connect, plan limits, deleted) need files.info."""
         file_id = job.source.file_id
         try:

@@ -308,16 +308,6 @@ async def test_non_video_upload_shortcut(harness: Harness) -> None:
     assert harness.thread(ts) == [] and harness.tl.calls == [] and harness.slack.downloads() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a passive upload whose files[] entry is a stub (mode file_access, as in Slack "
-    "Connect channels; also hidden_by_limit/tombstone) becomes a job regardless of `explicit` "
-    "(bot/slack/intake.py build_jobs: `for f in videos + stubs`). The runner posts a 'Queued "
-    "notes.pdf' placeholder and adds 👀, then SlackNotifier._resolve_file (bot/slack/notifier.py) "
-    "finds via files.info that it's a PDF and raises GistFailure('not_video'): the thread gets "
-    "':x: This file isn't a video' and the message ❌. Passive non-video uploads must be left "
-    "alone: resolve the stub before posting anything, and end silently for a passive non-video.",
-)
 async def test_non_video_stub_passive(harness: Harness) -> None:
     ts, file = await _post_upload(
         harness, "notes.pdf", b"%PDF-1.4 fake", mimetype="application/pdf", filetype="pdf",
