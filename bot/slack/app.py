@@ -119,6 +119,24 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 log.info("duplicate work %s ignored", job.work_key)
         return [job for job, new in zip(intake.jobs, added, strict=True) if new]
 
+    def _jobs_for(
+        message: dict[str, Any], *, team_id: Any, channel: str, requester: Any,
+        trigger: Trigger, types: frozenset[GistType], explicit: bool,
+        response_url: str | None = None,
+    ) -> Intake:  # fmt: skip
+        return build_jobs(
+            message,
+            team_id=str(team_id or ""),
+            channel=channel,
+            requester=str(requester or ""),
+            trigger=trigger,
+            types=types,
+            max_videos=s.gist_max_videos_per_message,
+            timeout_s=s.gist_job_timeout_s,
+            response_url=response_url,
+            explicit=explicit,
+        )
+
     # Runs before Bolt's automatic ack of an event: the jobs are on disk before Slack
     # hears "200", so an accepted request can't be lost to a crash.
     async def persist_message_jobs(
@@ -139,29 +157,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 and guard.passive_allowed(channel)
                 and not mentioned
             ):
-                intake = build_jobs(
+                intake = _jobs_for(
                     event,
-                    team_id=str(body.get("team_id") or ""),
+                    team_id=body.get("team_id"),
                     channel=channel,
-                    requester=str(event.get("user") or ""),
+                    requester=event.get("user"),
                     trigger=Trigger.PASSIVE,
                     types=s.default_types,
-                    max_videos=s.gist_max_videos_per_message,
-                    timeout_s=s.gist_job_timeout_s,
                     explicit=False,
                 )
         elif not guard.channel_allowed(channel):  # app_mention
             intake.notes.append("gistbot isn't enabled in this channel.")
         else:
-            intake = build_jobs(
+            intake = _jobs_for(
                 event,
-                team_id=str(body.get("team_id") or ""),
+                team_id=body.get("team_id"),
                 channel=channel,
-                requester=str(event.get("user") or ""),
+                requester=event.get("user"),
                 trigger=Trigger.MENTION,
                 types=parse_mention_types(str(event.get("text") or "")),
-                max_videos=s.gist_max_videos_per_message,
-                timeout_s=s.gist_job_timeout_s,
                 explicit=True,
             )
         # The event id is stored only with work or with an answer to give; chatter is
@@ -228,15 +242,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not messages:
             return []
         parent = dict(messages[0])
-        intake = build_jobs(
+        intake = _jobs_for(
             parent,
-            team_id=str(body.get("team_id") or ""),
+            team_id=body.get("team_id"),
             channel=str(event["channel"]),
-            requester=str(event.get("user") or ""),
+            requester=event.get("user"),
             trigger=Trigger.MENTION,
             types=parse_mention_types(str(event.get("text") or "")),
-            max_videos=s.gist_max_videos_per_message,
-            timeout_s=s.gist_job_timeout_s,
             explicit=True,
         )
         return await _accept_all(intake)
@@ -312,15 +324,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack()
             await respond(text="gistbot isn't enabled in this channel.", response_type="ephemeral")
             return
-        intake = build_jobs(
+        intake = _jobs_for(
             message,
-            team_id=str((body.get("team") or {}).get("id") or ""),
+            team_id=(body.get("team") or {}).get("id"),
             channel=channel,
             requester=user,
             trigger=Trigger.SHORTCUT,
             types=s.default_types,
-            max_videos=s.gist_max_videos_per_message,
-            timeout_s=s.gist_job_timeout_s,
             response_url=body.get("response_url"),
             explicit=True,
         )

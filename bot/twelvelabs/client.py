@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import httpx
 import pydantic
@@ -36,6 +36,16 @@ __all__ = ["DEFAULT_BASE_URL", "ProgressCb", "StartedCb", "StatusCb", "TwelveLab
 log = logging.getLogger("bot.twelvelabs")
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class _Polled(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=_Polled)
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
 INDEX_MODEL = "marengo3.0"
@@ -242,24 +252,10 @@ class TwelveLabsClient:
         self, asset_id: str, *, timeout_s: float, on_status: StatusCb | None = None
     ) -> models.AssetDetail:
         """Poll until `ready`; `failed` raises `AssetFailed`; the deadline `PollTimeout`."""
-        asset = await poll_until(
-            lambda: self.get_asset(asset_id),
-            lambda a: a.status,
-            models.ASSET_TERMINAL,
-            timeout_s=timeout_s,
-            on_status=on_status,
-            what=f"asset {asset_id}",
-            initial_s=self.poll.initial_s,
-            max_interval_s=self.poll.max_interval_s,
-            factor=self.poll.factor,
-        )
-        if asset.status != models.AssetStatus.READY:
-            raise errors.AssetFailed(
-                asset.error_message or "asset processing failed",
-                resource_id=asset_id,
-                status=asset.status,
-            )
-        return asset
+        return await self._wait(
+            lambda: self.get_asset(asset_id), models.ASSET_TERMINAL, errors.AssetFailed,
+            what="asset", resource_id=asset_id, timeout_s=timeout_s, on_status=on_status,
+        )  # fmt: skip
 
     async def list_assets(
         self, *, filename: str | None = None, page_limit: int = 50, max_pages: int = 5
@@ -394,24 +390,11 @@ class TwelveLabsClient:
         on_status: StatusCb | None = None,
     ) -> models.IndexedAsset:
         """Poll until `ready`; `failed` raises `IndexingFailed`."""
-        item = await poll_until(
+        return await self._wait(
             lambda: self.get_indexed_asset(index_id, indexed_asset_id),
-            lambda a: a.status,
-            models.INDEXED_ASSET_TERMINAL,
-            timeout_s=timeout_s,
-            on_status=on_status,
-            what=f"indexed asset {indexed_asset_id}",
-            initial_s=self.poll.initial_s,
-            max_interval_s=self.poll.max_interval_s,
-            factor=self.poll.factor,
-        )
-        if item.status != models.IndexedAssetStatus.READY:
-            raise errors.IndexingFailed(
-                item.error_message or "indexing failed",
-                resource_id=indexed_asset_id,
-                status=item.status,
-            )
-        return item
+            models.INDEXED_ASSET_TERMINAL, errors.IndexingFailed, what="indexed asset",
+            resource_id=indexed_asset_id, timeout_s=timeout_s, on_status=on_status,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ analysis
 
@@ -483,24 +466,42 @@ class TwelveLabsClient:
         self, task_id: str, *, timeout_s: float, on_status: StatusCb | None = None
     ) -> models.AnalysisTask:
         """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`."""
-        task = await poll_until(
-            lambda: self.get_analysis_task(task_id),
-            lambda t: t.status,
-            models.ANALYSIS_TASK_TERMINAL,
+        return await self._wait(
+            lambda: self.get_analysis_task(task_id), models.ANALYSIS_TASK_TERMINAL,
+            errors.AnalysisFailed, what="analysis task", resource_id=task_id,
+            timeout_s=timeout_s, on_status=on_status,
+        )  # fmt: skip
+
+    async def _wait(
+        self,
+        fetch: Callable[[], Awaitable[P]],
+        terminal: frozenset[str],
+        failed: type[errors.ResourceFailed],
+        *,
+        what: str,
+        resource_id: str,
+        timeout_s: float,
+        on_status: StatusCb | None,
+    ) -> P:
+        """Poll a resource to a terminal status; anything but `ready` raises `failed`."""
+        item = await poll_until(
+            fetch,
+            lambda r: r.status,
+            terminal,
             timeout_s=timeout_s,
             on_status=on_status,
-            what=f"analysis task {task_id}",
+            what=f"{what} {resource_id}",
             initial_s=self.poll.initial_s,
             max_interval_s=self.poll.max_interval_s,
             factor=self.poll.factor,
         )
-        if task.status != models.AnalysisTaskStatus.READY:
-            raise errors.AnalysisFailed(
-                task.error_message or f"analysis {task.status}",
-                resource_id=task_id,
-                status=task.status,
+        if item.status != "ready":
+            raise failed(
+                item.error_message or f"{what} {item.status}",
+                resource_id=resource_id,
+                status=item.status,
             )
-        return task
+        return item
 
     async def analyze(
         self,

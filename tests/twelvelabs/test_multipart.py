@@ -121,7 +121,9 @@ async def test_expiring_urls_are_refreshed(fake: FakeTwelveLabs, big: Path) -> N
         asset = await client.upload_asset_file(big)
         await client.wait_for_asset(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(big)
-    assert fake.count("POST", URLS) >= 3
+    # The first URLs cover all 10 chunks, so any presigned-urls call is a refresh. How many
+    # depends on timing (a loaded machine batches differently), so only "some" is asserted.
+    assert fake.count("POST", URLS) >= 1
 
 
 async def test_refused_url_403_is_replaced(fake: FakeTwelveLabs, big: Path) -> None:
