@@ -3,7 +3,6 @@ channel policy, per-message cap, and a graceful SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tests.e2e.conftest import CHANNEL, Harness, until
@@ -121,12 +120,11 @@ async def test_sigterm_stops_intake_and_the_rest_resumes(
     driver = SlackDriver(app_url=url, signing_secret="test-signing-secret")
     await driver.post_event(message_event(CHANNEL, ts, "x", files=[file]))
     assert await wait_for(lambda: fake_tl.count("POST", "/analyze/tasks") == 1, 20)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     assert await app.terminate() == 0
-    assert loop.time() - started < 5  # the 2 s grace, not the 3 s analysis
     [job] = stored_jobs(db)
-    assert job["state"] == "running" and job["task_id"]  # resumable, not failed
+    # Stopped within its grace period, before the 3 s analysis ended: still resumable,
+    # neither failed nor finished.
+    assert job["state"] == "running" and job["task_id"] and not job["result_posted"]
     app2 = AppProcess(app_env(fake_slack, fake_tl, db), tmp_path, tmp_path / "app.log")
     await app2.start()
     try:
