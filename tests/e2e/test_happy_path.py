@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from tests.e2e.conftest import CHANNEL, Harness, until
 from tests.slack_driver import message_event
 from tests.videos import make_video
@@ -36,3 +38,31 @@ async def test_direct_link_is_gisted_via_url_asset(harness: Harness, video_serve
     assert len(results) == 1
     [create] = [c for c in harness.tl.calls if c.method == "POST" and c.template == "/assets"]
     assert create.body["method"] == "url" and create.body["url"] == url
+
+
+async def test_shortcut_gists_a_message_the_bot_saw_no_event_for(
+    make_harness: Callable[..., Awaitable[Harness]],
+) -> None:
+    # Passive gisting is off for this channel, so only the shortcut asks.
+    harness = await make_harness(gist_passive_channels=["C0ELSEWHERE"])
+    file = harness.slack.add_file("pitch.mp4", make_video(5.0).read_bytes(), channel=CHANNEL)
+    message = message_event(CHANNEL, "1700000003.000100", "pitch cut", files=[file])
+    resp = await harness.driver.message_shortcut(
+        message, channel=CHANNEL, user="U9", response_url=harness.slack.new_response_url()
+    )
+    assert resp.status_code == 200
+    [result] = await until(lambda: harness.results("1700000003.000100"))
+    assert "<@U9>" in str(result.blocks)  # who asked
+    # Asking again while it's done: told so, no second piece of work.
+    url = harness.slack.new_response_url()
+    await harness.driver.message_shortcut(message, channel=CHANNEL, user="U9", response_url=url)
+    [note] = await until(lambda: harness.slack.responses(url))
+    assert "already" in note["text"]
+    assert harness.tl.count("POST", "/analyze/tasks") == 1
+
+
+async def test_direct_message_upload_is_gisted(harness: Harness) -> None:
+    file = harness.slack.add_file("dm.mp4", make_video(5.0).read_bytes(), channel="D0001")
+    event = message_event("D0001", "1700000004.000100", "", files=[file], channel_type="im")
+    await harness.driver.post_event(event)
+    assert len(await until(lambda: harness.results("1700000004.000100", "D0001"))) == 1
