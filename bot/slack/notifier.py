@@ -60,6 +60,11 @@ class SlackNotifier:
     # -- Notifier --------------------------------------------------------------------------
     async def started(self, job: Job, *, recover: bool = False) -> None:
         ctx = job.slack
+        if recover and ctx.thread_ts is None and job.trigger is Trigger.COMMAND:
+            parent = await self._find_command_parent(job)
+            if parent is not None:
+                log.info("job %s found its /gist message %s from before a restart", job.id, parent)
+                ctx.thread_ts = ctx.source_ts = parent
         if recover and ctx.thread_ts:
             found = await self._find_placeholder(job)
             if found is not None:
@@ -78,7 +83,7 @@ class SlackNotifier:
             resp = await self._client.chat_postMessage(
                 channel=ctx.channel,
                 thread_ts=ctx.thread_ts,
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id}},
+                metadata=_tag(job, "placeholder"),
                 **message.as_kwargs(),
             )
         except SlackApiError as exc:
@@ -102,11 +107,17 @@ class SlackNotifier:
         except SlackApiError as exc:
             log.info("could not read thread for job %s: %s", job.id, _error(exc))
             return None
-        for message in resp.get("messages") or []:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("job_id") == job.id:
-                return str(message["ts"])
-        return None
+        return _tagged(resp.get("messages") or [], job, "placeholder")
+
+    async def _find_command_parent(self, job: Job) -> str | None:
+        try:
+            resp = await self._client.conversations_history(
+                channel=job.slack.channel, include_all_metadata=True, limit=100
+            )
+        except SlackApiError as exc:
+            log.info("could not read channel for job %s: %s", job.id, _error(exc))
+            return None
+        return _tagged(resp.get("messages") or [], job, "parent")
 
     async def progress(self, job: Job, phase: str, percent: float | None, elapsed_s: float) -> None:
         ctx = job.slack
@@ -301,8 +312,9 @@ class SlackNotifier:
             text = f"<@{ctx.user}> asked for a gist of <{job.source.url}|{blocks.escape_mrkdwn(job.source.name)}>"  # noqa: E501
         try:
             resp = await self._client.chat_postMessage(
-                channel=ctx.channel, text=text, unfurl_links=False, unfurl_media=False
-            )
+                channel=ctx.channel, text=text, unfurl_links=False, unfurl_media=False,
+                metadata=_tag(job, "parent"),
+            )  # fmt: skip
         except SlackApiError as exc:
             if _error(exc) in CANNOT_POST and ctx.response_url:
                 await self._switch_to_response_url(job)
@@ -352,6 +364,19 @@ class SlackNotifier:
             await self._client.chat_postMessage(channel=channel, text=text)
         except SlackApiError as exc:
             log.warning("admin alert to %s failed: %s", channel, _error(exc))
+
+
+def _tag(job: Job, role: str) -> dict[str, Any]:
+    """Message metadata naming the job, so a restarted process can find what it posted."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id, "role": role}}
+
+
+def _tagged(messages: list[dict[str, Any]], job: Job, role: str) -> str | None:
+    for message in messages:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("job_id") == job.id and payload.get("role") == role:
+            return str(message["ts"])
+    return None
 
 
 def _error(exc: SlackApiError) -> str:

@@ -166,6 +166,7 @@ class FakeSlack:
         self._hook_seq = itertools.count(1)
         self._last_ts = 0
         self._user_messages: dict[tuple[str, str], JSONDict] = {}
+        self._stalls: dict[str, list[float]] = {}
         # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
         self.socket_mode_url: str | None = None
 
@@ -189,6 +190,7 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": self._apps_connections_open,
             "views.publish": self._views_publish,
         }
@@ -454,6 +456,12 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer HTTP ``status``."""
         self._add_fault(method, _Fault("server", times, status=status))
 
+    def stall(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out (the message exists) but
+        answered only after ``seconds``: a client killed meanwhile never learns the result."""
+        with self._lock:
+            self._stalls.setdefault(method, []).extend([seconds] * times)
+
     def revoke(self, token: str | None = None) -> None:
         """Revoke a token (default: the bot token): calls then answer ``token_revoked``."""
         self.revoked_tokens.add(token or self.bot_token)
@@ -464,6 +472,7 @@ class FakeSlack:
             self._calls.clear()
             self._messages.clear()
             self._user_messages.clear()
+            self._stalls.clear()
             self._reactions.clear()
             self._ephemerals.clear()
             self._views.clear()
@@ -577,6 +586,10 @@ class FakeSlack:
         )
         with self._lock:
             self._calls.append(call)
+            stalls = self._stalls.get(method)
+            stall = stalls.pop(0) if stalls else 0.0
+        if stall:
+            await asyncio.sleep(stall)
         logger.info(
             "%s %s -> %s%s",
             method,
@@ -876,6 +889,28 @@ class FakeSlack:
                 if with_meta and message.metadata:
                     item["metadata"] = message.metadata
                 out.append(item)
+        limit = params.get("limit")
+        if limit is not None and str(limit).isdigit() and int(limit) > 0:
+            out = out[: int(limit)]
+        return {"messages": out, "has_more": False}
+
+    def _conversations_history(self, params: JSONDict) -> JSONDict:
+        """Top-level messages in a channel, newest first (the bot's own and registered user
+        messages); `metadata` only with include_all_metadata."""
+        channel = self._channel(params)
+        with_meta = _flag(params.get("include_all_metadata", False))
+        out: list[JSONDict] = []
+        for message in self._messages.values():
+            if message.channel == channel and message.thread_ts is None and not message.deleted:
+                item = message.to_slack(self.team_id, self.app_id)
+                if with_meta and message.metadata:
+                    item["metadata"] = message.metadata
+                out.append(item)
+        out.extend(
+            dict(m) for (ch, _), m in self._user_messages.items()
+            if ch == channel and not m.get("thread_ts")
+        )  # fmt: skip
+        out.sort(key=lambda m: float(m["ts"]), reverse=True)
         limit = params.get("limit")
         if limit is not None and str(limit).isdigit() and int(limit) > 0:
             out = out[: int(limit)]

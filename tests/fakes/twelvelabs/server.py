@@ -474,7 +474,7 @@ class FakeTwelveLabs:
         request[CALL] = call
 
         fault = self._take_fault(request.method, template)
-        if fault is not None and fault.delay_s > 0:
+        if fault is not None and fault.delay_s > 0 and fault.kind != "stall-after":
             await asyncio.sleep(fault.delay_s)
         if fault is not None and fault.kind == "drop":
             return self._drop(request)
@@ -482,7 +482,7 @@ class FakeTwelveLabs:
             await asyncio.sleep(self.latency_s)
 
         response: web.StreamResponse
-        if fault is not None and fault.kind not in ("delay", "drop-after"):
+        if fault is not None and fault.kind not in ("delay", "drop-after", "stall-after"):
             response = self._fault_response(fault, template)
         else:
             try:
@@ -506,6 +506,10 @@ class FakeTwelveLabs:
                 response = _json_response(exc.status, _error_body(template, code, message))
         if fault is not None and fault.kind == "drop-after":
             return self._drop(request)
+        if fault is not None and fault.kind == "stall-after":
+            # The work is done (e.g. the asset exists) but the answer is late: a client
+            # killed now never learns it. Restart-safety tests need exactly that window.
+            await asyncio.sleep(fault.delay_s)
         response.headers.setdefault("X-Api-Version", "1.3")
         call.status = response.status
         return response

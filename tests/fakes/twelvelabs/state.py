@@ -10,7 +10,19 @@ from typing import Any
 from tests.fakes.twelvelabs.media import MediaInfo
 
 FAULT_KINDS = frozenset(
-    {"429", "429-empty", "500", "502", "503", "504", "401", "drop", "drop-after", "delay"}
+    {
+        "429",
+        "429-empty",
+        "500",
+        "502",
+        "503",
+        "504",
+        "401",
+        "drop",
+        "drop-after",
+        "delay",
+        "stall-after",
+    }
 )
 
 
