@@ -46,10 +46,6 @@ def ordered(types: frozenset[GistType] | set[GistType]) -> list[GistType]:
     return [t for t in GIST_TYPE_ORDER if t in types]
 
 
-def field_name(kind: GistType) -> str:
-    return _FIELD[kind]
-
-
 def build_schema(types: frozenset[GistType]) -> dict[str, Any]:
     """A schema with only the requested fields, all required (so the first one is required)."""
     if not types:

@@ -110,22 +110,6 @@ class JobStore:
 
         return await self._run(op)
 
-    async def seen_event(self, event_id: str) -> bool:
-        """Record an Events API event_id; True if it was already recorded (a Slack retry)."""
-        now = time.time()
-
-        def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO events(event_id, seen_at) VALUES (?, ?)", (event_id, now)
-            )
-            return cur.rowcount == 0
-
-        return await self._run(op)
-
-    async def add_job(self, job: Job) -> bool:
-        """Insert a new job unless its work key exists already. False means a duplicate."""
-        return (await self.accept([job]))[0]
-
     async def accept(self, jobs: list[Job], event_id: str | None = None) -> list[bool]:
         """Insert jobs (each unless its work key exists) and mark the event that carried them
         as seen, in one transaction: one round trip on the ack path, and the event is never

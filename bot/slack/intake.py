@@ -21,10 +21,6 @@ class Intake:
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # told to the user on explicit requests
 
-    @property
-    def empty(self) -> bool:
-        return not self.jobs
-
 
 def is_content_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
     """Human content worth looking at: not from bots (loops), not edits/deletes/hidden."""

@@ -22,18 +22,18 @@ async def test_jobs_survive_reopening_and_dedupe_by_work_key(tmp_path: Path) -> 
     db = tmp_path / "jobs.sqlite3"
     store = JobStore(db)
     job = make_job()
-    assert await store.add_job(job)
-    assert not await store.add_job(make_job())  # same work, new id: a duplicate
+    assert await store.has_event("Ev1") is False
+    assert await store.accept([job], "Ev1") == [True]  # the job and its event, together
+    assert await store.has_event("Ev1") is True
+    assert await store.accept([make_job()]) == [False]  # same work, new id: a duplicate
     job.asset_id, job.state = "asset1", JobState.RUNNING
     await store.save(job)
-    assert await store.seen_event("Ev1") is False
-    assert await store.seen_event("Ev1") is True
     await store.close()
 
     reopened = JobStore(db)
     [resumed] = await reopened.unfinished()
     assert resumed.id == job.id and resumed.asset_id == "asset1"
-    assert await reopened.seen_event("Ev1") is True  # dedupe survives a restart
+    assert await reopened.has_event("Ev1") is True  # dedupe survives a restart
     resumed.state = JobState.DONE
     await reopened.save(resumed)
     assert await reopened.unfinished() == []
