@@ -15,7 +15,7 @@ from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, GistType
 from bot.gist.service import GistService, Source, twelvelabs_client
 from bot.settings import Settings, SettingsError, TwelveLabsSettings, load
-from bot.slack.links import UrlKind, classify_url
+from bot.sources.urls import UrlKind, classify_url
 
 # Exit codes: tell bad input, a refusal by the API, and a transient failure apart.
 EXIT_OK = 0

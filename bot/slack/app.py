@@ -33,7 +33,7 @@ from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.commands import parse_gist_command, parse_mention_types
 from bot.slack.intake import Intake, build_jobs, command_job, follow_up_job, is_content_message
-from bot.slack.links import UrlKind, classify_url
+from bot.sources.urls import UrlKind, classify_url
 
 log = logging.getLogger(__name__)
 

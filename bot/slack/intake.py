@@ -10,7 +10,8 @@ from typing import Any
 from bot.gist.models import GistType
 from bot.gist.schema import ordered
 from bot.jobs.models import Job, SlackContext, SourceSpec, Trigger
-from bot.slack.links import UrlKind, classify_url, extract_urls, split_files
+from bot.slack.links import extract_urls, split_files
+from bot.sources.urls import UrlKind, classify_url
 
 # Subtypes of `message` that carry a human's (or a thread broadcast's) new content.
 CONTENT_SUBTYPES = {None, "file_share", "thread_broadcast"}
