@@ -166,9 +166,9 @@ class JobRunner:
             await self._store.save(job)
 
     async def _process(self, job: Job, reporter: ProgressReporter) -> None:
-        if job.state is not JobState.RUNNING:
-            job.state = JobState.RUNNING
-            await self._store.save(job)
+        # Saved with the first durable step below, not on its own: queued and running jobs
+        # both resume, so one write fewer per job costs nothing.
+        job.state = JobState.RUNNING
         if not job.result_posted:
             if job.source.kind == "slack_file" and not job.source.url and job.gist is None:
                 # A stub (Slack Connect, plan limits): learn what it is before saying anything.
@@ -182,13 +182,12 @@ class JobRunner:
                         await self._store.save(job)
                         return
                     raise
-                await self._store.save(job)
             if job.slack.placeholder_ts is None:
-                # A restart between posting and saving finds the earlier placeholder.
+                # A restart between posting and saving finds the earlier placeholder. This
+                # save also records the state and what a stub file resolved to.
                 recover = job.placeholder_requested
-                if not recover:
-                    job.placeholder_requested = True
-                    await self._store.save(job)
+                job.placeholder_requested = True
+                await self._store.save(job)
                 await self._notifier.started(job, recover=recover)
                 await self._store.save(job)
             if job.gist is None:

@@ -77,7 +77,7 @@ class SlackNotifier:
             return  # answers go through response_url
         message = blocks.progress_message(
             phase=blocks.Phase.QUEUED, source_name=job.source.name, elapsed_s=0.0,
-            requester_id=ctx.user if job.trigger is not Trigger.PASSIVE else None,
+            requester_id=_asker(job),
         )  # fmt: skip
         try:
             resp = await self._client.chat_postMessage(
@@ -126,7 +126,7 @@ class SlackNotifier:
         message = blocks.progress_message(
             phase=_phase(phase), source_name=job.source.name, elapsed_s=elapsed_s,
             percent=percent,
-            requester_id=ctx.user if job.trigger is not Trigger.PASSIVE else None,
+            requester_id=_asker(job),
         )  # fmt: skip
         await self._client.chat_update(
             channel=ctx.channel, ts=ctx.placeholder_ts, **message.as_kwargs()
@@ -141,7 +141,7 @@ class SlackNotifier:
                 job.gist,
                 source_name=job.source.name,
                 source_url=job.source.url if job.source.kind == "url" else None,
-                requester_id=job.slack.user if job.trigger is not Trigger.PASSIVE else None,
+                requester_id=_asker(job),
                 elapsed_s=time.time() - job.created_at,
                 job_id=job.id,
                 cached=job.cached,
@@ -364,6 +364,11 @@ class SlackNotifier:
             await self._client.chat_postMessage(channel=channel, text=text)
         except SlackApiError as exc:
             log.warning("admin alert to %s failed: %s", channel, _error(exc))
+
+
+def _asker(job: Job) -> str | None:
+    """Who to credit in the message: nobody asked for a passive gist."""
+    return None if job.trigger is Trigger.PASSIVE else job.slack.user
 
 
 def _tag(job: Job, role: str) -> dict[str, Any]:
