@@ -135,7 +135,9 @@ async def run_gist(
             failure = explain(exc)
             if failure.code == "internal":
                 raise
-            print(f"error: {failure.headline}. {failure.detail}", file=sys.stderr)
+            print(f"error: {failure.headline}. {failure.cli_detail}", file=sys.stderr)
+            if failure.code == "config_base_url":
+                return EXIT_CONFIG
             return EXIT_TRANSIENT if failure.retryable and not failure.admin else EXIT_REFUSED
         finally:
             await service.aclose()

@@ -15,18 +15,24 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.gist.service import GistService, twelvelabs_client
+from bot.jobs import tmpfiles
 from bot.jobs.cache import ResultCache
 from bot.jobs.guard import Guard
+from bot.jobs.pipeline import Pipeline
+from bot.jobs.retry import StepRetry
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import JobStore
 from bot.settings import Settings
-from bot.slack.app import Deps, build_app
+from bot.slack.app import build_app
+from bot.slack.deps import Deps
+from bot.slack.endpoint import events_handler
+from bot.slack.fetcher import SlackFileFetcher
+from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
@@ -74,8 +80,7 @@ async def start(settings: Settings) -> Running:
     closers: list[Any] = []
     store = JobStore(settings.gist_db_path)
     guard = Guard(settings, store)
-    deps = Deps(settings=settings, store=store, guard=guard)
-    app = build_app(deps)
+    app = build_app(settings)
     client = app.client
     try:
         auth = await client.auth_test()
@@ -88,7 +93,6 @@ async def start(settings: Settings) -> Running:
         raise StartupError(
             f"cannot reach Slack at {settings.slack_api_url}: {type(exc).__name__}"
         ) from None
-    deps.bot_user_id = str(auth.get("user_id") or "") or None
     log.info("connected to Slack team %s as %s", auth.get("team"), auth.get("user"))
 
     await store.open()
@@ -99,17 +103,28 @@ async def start(settings: Settings) -> Running:
     closers.append(http.aclose)
     service = GistService(tl, settings)
     closers.append(service.aclose)
-    notifier = SlackNotifier(client, settings, http)
-    runner = JobRunner(
+    fetcher = SlackFileFetcher(client, settings, http)
+    pipeline = Pipeline(
         settings=settings,
         store=store,
         service=service,
-        notifier=notifier,
-        fetcher=notifier,
+        fetcher=fetcher,
         cache=ResultCache(store, settings.gist_cache_ttl_s),
         guard=guard,
+        http=http,
+        tmp_dir=tmpfiles.downloads_dir(settings.gist_tmp_dir),
     )
-    deps.runner = runner
+    runner = JobRunner(
+        settings=settings,
+        store=store,
+        pipeline=pipeline,
+        notifier=SlackNotifier(client, settings),
+        fetcher=fetcher,
+        retry=StepRetry(
+            initial_s=settings.gist_retry_initial_s, max_s=settings.gist_retry_max_interval_s
+        ),
+    )
+    register(app, Deps.build(settings, store, guard, runner))
 
     socket: AsyncSocketModeHandler | None = None
     if settings.socket_mode:
@@ -119,8 +134,11 @@ async def start(settings: Settings) -> Running:
     web_app = web.Application()
 
     async def healthz(_: web.Request) -> web.Response:
-        status: dict[str, Any] = {"ok": True, "mode": "socket" if socket else "http",
-                                  "jobs_in_flight": runner.in_flight}  # fmt: skip
+        status: dict[str, Any] = {
+            "ok": True,
+            "mode": "socket" if socket else "http",
+            "jobs_in_flight": runner.in_flight,
+        }
         if socket is not None:
             connected = await socket.client.is_connected()
             status.update(ok=connected, socket_connected=connected)
@@ -128,12 +146,9 @@ async def start(settings: Settings) -> Running:
 
     web_app.router.add_get("/healthz", healthz)
     if socket is None:
-
-        async def events(request: web.Request) -> web.Response:
-            resp = await app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(resp)
-
-        web_app.router.add_post("/slack/events", events)
+        secret = settings.slack_signing_secret
+        assert secret is not None  # settings require it in HTTP mode
+        web_app.router.add_post("/slack/events", events_handler(app, secret.get_secret_value()))
 
     site_runner = web.AppRunner(web_app, access_log=None)
     await site_runner.setup()
@@ -155,9 +170,17 @@ async def start(settings: Settings) -> Running:
             await asyncio.sleep(PRUNE_EVERY_S)
             await store.prune(DEDUPE_WINDOW_S)
 
-    running = Running(settings=settings, app=app, runner=runner, store=store, url=url,
-                      _site_runner=site_runner, _closers=closers, _socket=socket,
-                      _prune=asyncio.create_task(prune()))  # fmt: skip
+    running = Running(
+        settings=settings,
+        app=app,
+        runner=runner,
+        store=store,
+        url=url,
+        _site_runner=site_runner,
+        _closers=closers,
+        _socket=socket,
+        _prune=asyncio.create_task(prune()),
+    )
     log.info("gistbot listening on %s (%s mode)", url, "socket" if socket else "HTTP")
     return running
 

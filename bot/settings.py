@@ -101,6 +101,10 @@ class Settings(TwelveLabsSettings):
     gist_max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
     gist_max_concurrent_analyses: int = Field(default=8, ge=1, le=256)
     gist_job_timeout_s: float = Field(default=3600.0, gt=0)
+    # A computed gist (or an error notice) keeps being delivered this long, across restarts.
+    gist_delivery_timeout_s: float = Field(default=6 * 3600.0, gt=0)
+    gist_retry_initial_s: float = Field(default=1.0, gt=0)
+    gist_retry_max_interval_s: float = Field(default=60.0, gt=0)
     gist_shutdown_grace_s: float = Field(default=10.0, ge=0)
     gist_progress_interval_s: float = Field(default=5.0, ge=0)
     gist_max_videos_per_message: int = Field(default=3, ge=1, le=20)

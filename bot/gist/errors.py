@@ -1,112 +1,99 @@
-"""What went wrong, in words a Slack user (or an admin) can act on."""
+"""What went wrong, as a stable code whose words live in `bot.messages`."""
 
 from __future__ import annotations
 
+from bot import messages
 from bot.twelvelabs import errors as tl
 
 
 class GistFailure(Exception):
-    """A request that ended without a gist. `code` is stable (logs, tests, metrics)."""
+    """A request that ended without a gist. `code` is stable (logs, tests, metrics); the text
+    people see comes from the catalogue, with `fields` filled into its `{placeholders}`."""
 
-    def __init__(
-        self,
-        code: str,
-        headline: str,
-        detail: str,
-        *,
-        retryable: bool,
-        admin: bool = False,
-    ) -> None:
-        super().__init__(f"{code}: {headline}")
+    def __init__(self, code: str, *, transient: bool = False, **fields: object) -> None:
         self.code = code
-        self.headline = headline
-        self.detail = detail
-        self.retryable = retryable
-        self.admin = admin  # the fix is an admin's (bad key), not the user's
+        self.transient = transient  # the cause may go away: the job tries the step again
+        self.fields = fields
+        self.text = messages.failure_text(code)
+        super().__init__(f"{code}: {self.headline}")
+
+    @classmethod
+    def restore(cls, code: str, fields: dict[str, str]) -> GistFailure:
+        """A failure saved on a job (code and fields), to show after a restart."""
+        failure = cls(code)
+        failure.fields = dict(fields)
+        return failure
+
+    @property
+    def headline(self) -> str:
+        return self.text.headline
+
+    @property
+    def detail(self) -> str:
+        return _fill(self.text.detail, self.fields)
+
+    @property
+    def cli_detail(self) -> str:
+        return _fill(self.text.cli, self.fields) if self.text.cli else self.detail
+
+    @property
+    def retryable(self) -> bool:
+        return self.text.retry_helps
+
+    @property
+    def admin(self) -> bool:
+        """The fix is an admin's (bad key), not the user's."""
+        return self.text.alert_admin
+
+    @property
+    def audience(self) -> messages.Audience:
+        return self.text.audience
+
+
+def _fill(template: str, fields: dict[str, object]) -> str:
+    try:
+        return template.format(**fields).strip()
+    except (KeyError, IndexError):  # a missing field must never hide the failure itself
+        return template.replace("{", "").replace("}", "")
 
 
 def explain(exc: BaseException) -> GistFailure:
     """Map any exception from the pipeline to a GistFailure; unknown ones become 'internal'."""
     if isinstance(exc, GistFailure):
         return exc
+    if isinstance(exc, tl.TwelveLabsError):
+        return _explain_twelvelabs(exc)
+    return GistFailure("internal")
+
+
+def _explain_twelvelabs(exc: tl.TwelveLabsError) -> GistFailure:
     if isinstance(exc, tl.AuthenticationError):
-        return GistFailure(
-            "api_key",
-            "gistbot can't reach TwelveLabs right now",
-            "Its API key was refused. An admin has been told; try again once it is fixed.",
-            retryable=True,
-            admin=True,
-        )
+        return GistFailure("api_key")
     if isinstance(exc, tl.PermissionDeniedError):
-        return GistFailure(
-            "api_permission",
-            "TwelveLabs refused this request",
-            "The account's plan or permissions don't allow it. An admin has been told.",
-            retryable=True,
-            admin=True,
-        )
+        return GistFailure("api_permission")
     if isinstance(exc, tl.RateLimitedError):
-        return GistFailure(
-            "rate_limited",
-            "TwelveLabs is busy",
-            "It asked us to slow down and kept refusing. Try again in a few minutes.",
-            retryable=True,
-        )
+        return GistFailure("rate_limited")
     if isinstance(exc, tl.AssetFailed):
-        return GistFailure(
-            "video_unreadable",
-            "TwelveLabs couldn't read this video",
-            f"{_short(exc.message)} Check that the link or file is a playable video.",
-            retryable=False,
-        )
+        return GistFailure("video_unreadable", reason=short(exc.message))
     if isinstance(exc, tl.AnalysisFailed):
         msg = exc.message or "The analysis failed."
         low = msg.lower()
         if "duration" in low or "too long" in low or "too short" in low:
-            return GistFailure(
-                "video_duration",
-                "This video's length isn't supported",
-                f"{_short(msg)} Videos must be between 4 seconds and 2 hours.",
-                retryable=False,
-            )
-        return GistFailure("analysis_failed", "The analysis failed", _short(msg), retryable=True)
+            return GistFailure("video_duration", reason=short(msg))
+        return GistFailure("analysis_failed", reason=short(msg))
     if isinstance(exc, tl.PollTimeout):
-        return GistFailure(
-            "timeout",
-            "This is taking too long",
-            "TwelveLabs hasn't finished in time. Try again later.",
-            retryable=True,
-        )
+        return GistFailure("timeout")
+    if isinstance(exc, tl.NotFoundError) and not exc.code:
+        # A 404 with no TwelveLabs error body: the base URL doesn't point at the API.
+        return GistFailure("config_base_url")
     if isinstance(exc, tl.BadRequestError):
-        return GistFailure(
-            "rejected",
-            "TwelveLabs rejected this video",
-            _short(exc.message or "The request was refused."),
-            retryable=False,
-        )
+        return GistFailure("rejected", reason=short(exc.message or "The request was refused."))
     if isinstance(exc, tl.NotFoundError):
-        return GistFailure(
-            "not_found",
-            "TwelveLabs lost track of this video",
-            "Try again; it will be uploaded anew.",
-            retryable=True,
-        )
-    if isinstance(exc, tl.TwelveLabsError):  # server errors, transport errors
-        return GistFailure(
-            "unavailable",
-            "TwelveLabs is having trouble",
-            "Its service kept failing. Try again in a few minutes.",
-            retryable=True,
-        )
-    return GistFailure(
-        "internal",
-        "Something went wrong on our side",
-        "The error was logged. Try again; if it keeps happening, tell your admin.",
-        retryable=True,
-    )
+        return GistFailure("not_found")
+    return GistFailure("unavailable")  # server errors, transport errors
 
 
-def _short(text: str | None, limit: int = 300) -> str:
+def short(text: str | None, limit: int = 300) -> str:
     text = (text or "").strip()
     if not text:
         return ""

@@ -23,7 +23,9 @@ from bot.twelvelabs import errors as tl
 
 log = logging.getLogger(__name__)
 
-# (phase, percent or None); phases: "uploading", "processing", "analysing"
+BytesCb = Callable[[int, int], Awaitable[None]]  # (bytes sent, bytes in all)
+# The CLI's view of the whole chain: (phase, percent or None); phases: "uploading",
+# "processing", "analysing". The job runner reports its own typed phases around the steps.
 ProgressCb = Callable[[str, float | None], Awaitable[None]]
 TaskCb = Callable[[str, int], Awaitable[None]]  # (task_id, attempt)
 MultipartCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
@@ -84,7 +86,7 @@ class GistService:
         self,
         source: Source,
         *,
-        progress: ProgressCb = _no_progress,
+        on_bytes: BytesCb | None = None,
         on_multipart_started: MultipartCb | None = None,
         resume_upload_id: str | None = None,
         resume_asset_id: str | None = None,
@@ -94,18 +96,15 @@ class GistService:
         process killed between the POST and saving its answer can find the asset again
         (`find_asset`) instead of paying for a second one."""
         metadata = {REQUEST_KEY: request_key} if request_key else None
-        await progress("uploading", 0.0 if source.path else None)
         if source.url is not None:
             asset = await self._client.create_asset_from_url(
-                source.url, filename=source.filename, enable_thumbnail=True,
+                source.url,
+                filename=source.filename,
+                enable_thumbnail=True,
                 user_metadata=metadata,
-            )  # fmt: skip
+            )
             return asset.id
         assert source.path is not None
-
-        async def on_bytes(done: int, total: int) -> None:
-            await progress("uploading", 100.0 * done / total if total else None)
-
         asset = await self._client.upload_asset_file(
             source.path,
             filename=source.filename or source.path.name,
@@ -129,11 +128,7 @@ class GistService:
         return None
 
     # -- step 2: wait until the asset is ready -----------------------------------------
-    async def wait_for_asset(
-        self, asset_id: str, *, progress: ProgressCb = _no_progress
-    ) -> VideoInfo:
-        await progress("processing", None)
-
+    async def wait_for_asset(self, asset_id: str) -> VideoInfo:
         async def on_status(status: str) -> None:
             log.info("asset %s is %s", asset_id, status)
 
@@ -176,14 +171,12 @@ class GistService:
         types: frozenset[GistType],
         video: VideoInfo,
         *,
-        progress: ProgressCb = _no_progress,
         idempotency_prefix: str | None = None,
         resume_task_id: str | None = None,
         resume_attempt: int = 1,
         on_task: TaskCb | None = None,
     ) -> Gist:
         """Run (or resume) the analysis; one retry with a larger budget on cut-off/bad JSON."""
-        await progress("analysing", None)
         schema = build_schema(types)
         prompt = build_prompt(self._settings.gist_prompt, types)
         prefix = idempotency_prefix or uuid.uuid4().hex
@@ -232,12 +225,7 @@ class GistService:
                     problem = str(exc)
             log.warning("analysis task %s unusable: %s (attempt %d)", task_id, problem, attempt)
             if attempt >= MAX_ANALYSIS_ATTEMPTS:
-                raise GistFailure(
-                    "bad_output",
-                    "The analysis didn't produce a usable answer",
-                    "TwelveLabs returned an incomplete or malformed result twice. Try again.",
-                    retryable=True,
-                )
+                raise GistFailure("bad_output")
             attempt += 1
             task_id = None
 
@@ -249,12 +237,18 @@ class GistService:
         *,
         progress: ProgressCb = _no_progress,
     ) -> Gist:
-        asset_id = await self.create_asset(source, progress=progress)
-        video = await self.wait_for_asset(asset_id, progress=progress)
+        async def on_bytes(done: int, total: int) -> None:
+            await progress("uploading", 100.0 * done / total if total else None)
+
+        await progress("uploading", 0.0 if source.path else None)
+        asset_id = await self.create_asset(source, on_bytes=on_bytes)
+        await progress("processing", None)
+        video = await self.wait_for_asset(asset_id)
         if video.filename is None:
             video.filename = source.name
         self.index_in_background(asset_id)
-        return await self.analyze(asset_id, types, video, progress=progress)
+        await progress("analysing", None)
+        return await self.analyze(asset_id, types, video)
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Give background indexing a moment to be submitted, then cancel what's left."""

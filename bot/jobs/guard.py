@@ -42,37 +42,21 @@ class Guard:
         if size_bytes is None:
             return
         if size_bytes == 0:
-            raise GistFailure(
-                "empty_file", "This file is empty", "There is no video in it.", retryable=False
-            )
+            raise GistFailure("empty_file")
         if size_bytes > self._s.max_file_bytes:
-            raise GistFailure(
-                "too_big",
-                "This video is too big",
-                f"It is {_mb(size_bytes)}; this workspace's limit is "
-                f"{_mb(self._s.max_file_bytes)}. Trim or compress it and post it again.",
-                retryable=False,
-            )
+            raise GistFailure("too_big", size=_mb(size_bytes), limit=_mb(self._s.max_file_bytes))
 
     def check_duration(self, seconds: float | None) -> None:
         if seconds is None:
             return
         limit = self._s.gist_max_video_minutes * 60
         if seconds > limit:
-            raise GistFailure(
-                "too_long",
-                "This video is too long",
-                f"It runs {_minutes(seconds)}; the limit here is {_minutes(limit)}. "
-                "Post a shorter cut.",
-                retryable=False,
-            )
+            raise GistFailure("too_long", duration=_minutes(seconds), limit=_minutes(limit))
         if seconds < self._s.gist_min_video_seconds:
             raise GistFailure(
                 "too_short",
-                "This video is too short",
-                f"It runs {seconds:.1f} s; TwelveLabs needs at least "
-                f"{self._s.gist_min_video_seconds:.0f} s of video.",
-                retryable=False,
+                duration=f"{seconds:.1f} s",
+                limit=f"{self._s.gist_min_video_seconds:.0f} s",
             )
 
     async def check_quota(self, job: Job, seconds: float | None) -> None:
@@ -84,20 +68,8 @@ class Guard:
                 "video_seconds"
             ] / 60
             if used + extra > user_limit:
-                raise GistFailure(
-                    "quota_user",
-                    "You've reached today's video limit",
-                    f"You have used {used:.0f} of your {user_limit:.0f} minutes today "
-                    "(UTC). `/gist usage` shows the totals.",
-                    retryable=False,
-                )
+                raise GistFailure("quota_user", used=f"{used:.0f}", limit=f"{user_limit:.0f}")
         if team_limit is not None:
             used = (await self._store.usage_today(job.slack.team_id))["video_seconds"] / 60
             if used + extra > team_limit:
-                raise GistFailure(
-                    "quota_team",
-                    "This workspace has reached today's video limit",
-                    f"{used:.0f} of {team_limit:.0f} minutes are used today (UTC). "
-                    "Try again tomorrow or ask an admin to raise GIST_TEAM_DAILY_MINUTES.",
-                    retryable=False,
-                )
+                raise GistFailure("quota_team", used=f"{used:.0f}", limit=f"{team_limit:.0f}")

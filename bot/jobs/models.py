@@ -35,6 +35,7 @@ class SlackContext(BaseModel):
     source_ts: str | None = None  # the message that carried the video (gets reactions)
     response_url: str | None = None
     placeholder_ts: str | None = None  # our progress message, later replaced by the result
+    via_response_url: bool = False  # the bot can't post in the channel: answer via response_url
 
 
 class SourceSpec(BaseModel):
@@ -78,11 +79,16 @@ class Job(BaseModel):
     thumbnail_url: str | None = None
     task_id: str | None = None
     task_attempt: int = 1
+    tmp_path: str | None = None  # the downloaded upload, until TwelveLabs has it
     gist: Gist | None = None
-    placeholder_requested: bool = False  # set before posting it: a restart looks it up
+    parent_requested: bool = False  # /gist: set before posting its thread's first message
+    placeholder_requested: bool = False  # set before posting our reply: a retry looks it up
     result_posted: bool = False
+    delivery_deadline_at: float | None = None  # set once there is something to deliver
     cached: bool = False
+    # A failure decided but not yet shown (state RUNNING) or shown (state FAILED).
     error_code: str | None = None
+    error_fields: dict[str, str] = Field(default_factory=dict)
     finished_at: float | None = None
 
     @property

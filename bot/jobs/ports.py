@@ -12,6 +12,7 @@ from typing import Protocol
 
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
+from bot.jobs.phases import Phase
 
 BytesCb = Callable[[int, int | None], Awaitable[None]]
 
@@ -25,17 +26,23 @@ class FetchedFile:
 
 class Notifier(Protocol):
     async def started(self, job: Job, *, recover: bool = False) -> None:
-        """Post the placeholder reply and the 👀 reaction; sets job.slack.placeholder_ts.
-        With `recover`, first look for a placeholder an interrupted run already posted."""
+        """Post the placeholder reply (and, for /gist, the message that opens its thread) and
+        the 👀 reaction; sets job.slack.placeholder_ts. With `recover`, first look for what an
+        earlier try whose outcome is unknown (or an interrupted process) already posted.
+        Raises on failure; the caller decides whether to try again."""
 
-    async def progress(self, job: Job, phase: str, percent: float | None, elapsed_s: float) -> None:
+    async def progress(
+        self, job: Job, phase: Phase, percent: float | None, elapsed_s: float
+    ) -> None:
         """Edit the placeholder to show the phase."""
 
     async def result(self, job: Job) -> None:
-        """Replace the placeholder with job.gist (or post it via response_url); ✅."""
+        """Replace the placeholder with job.gist (or post it via response_url); ✅.
+        Safe to call again after a failure: it edits, it never posts a second result."""
 
     async def failed(self, job: Job, failure: GistFailure) -> None:
-        """Replace the placeholder with a human error; ❌. Admin problems also go to admins."""
+        """Replace the placeholder with a human error; ❌. Admin problems also go to admins.
+        Raises when the notice couldn't be shown, so the caller can try again."""
 
 
 class FileFetcher(Protocol):
@@ -45,6 +52,3 @@ class FileFetcher(Protocol):
     async def resolve(self, job: Job) -> None:
         """Complete a stub Slack file (no URL yet) from files.info; GistFailure if it can't
         be read or isn't a video."""
-
-    async def check_link(self, job: Job) -> None:
-        """Probe an extensionless link (SSRF-guarded); raise GistFailure if it isn't a video."""

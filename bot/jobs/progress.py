@@ -9,6 +9,7 @@ import logging
 import time
 
 from bot.jobs.models import Job
+from bot.jobs.phases import Phase
 from bot.jobs.ports import Notifier
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,14 @@ class ProgressReporter:
         self._job = job
         self._interval = interval_s
         self._budget = budget
-        self._state: tuple[str, float | None] | None = None
-        self._sent: tuple[str, float | None] | None = None
+        self._state: tuple[Phase, float | None] | None = None
+        self._sent: tuple[Phase, float | None] | None = None
         self._sent_at = 0.0
         self._started = time.monotonic()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def __call__(self, phase: str, percent: float | None) -> None:
+    async def __call__(self, phase: Phase, percent: float | None) -> None:
         self._state = (phase, None if percent is None else round(percent))
         if self._task is None and self._job.slack.placeholder_ts:
             self._task = asyncio.create_task(self._pump(), name=f"progress-{self._job.id}")

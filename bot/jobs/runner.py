@@ -1,29 +1,38 @@
-"""Runs jobs: bounded concurrency, single-flight per video, resume after restart, deadlines,
-graceful stop. Every durable step is saved before the next one starts, so a killed process
-resumes without re-uploading, without a second analysis and without a second reply."""
+"""Runs jobs: intake, a task per job, resume after restart, deadlines, graceful stop.
+
+A job has two halves with deadlines of their own:
+1. **compute** (until the job's deadline): resolve the source, post the placeholder (optional:
+   the work goes on without it), and make the gist (`Pipeline`). A step that fails
+   transiently is tried again (`StepRetry`) until the deadline; a permanent failure, or the
+   deadline, decides the job's failure.
+2. **deliver** (until the delivery deadline, hours): put the gist, or the failure notice, in
+   the thread. Work that was paid for is never thrown away: a Slack outage only delays it, and
+   a restart picks it up where it was. A delivered gist is never overwritten by an error.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.gist.errors import GistFailure, explain
-from bot.gist.models import Gist, VideoInfo
-from bot.gist.schema import ordered
-from bot.gist.service import GistService, Source
-from bot.jobs.cache import ResultCache
-from bot.jobs.guard import Guard
+from bot.jobs import tmpfiles
 from bot.jobs.models import Job, JobState, Trigger
+from bot.jobs.pipeline import Pipeline
 from bot.jobs.ports import FileFetcher, Notifier
 from bot.jobs.progress import EditBudget, ProgressReporter
+from bot.jobs.retry import StepRetry
 from bot.jobs.store import JobStore
+from bot.messages import Audience
 from bot.settings import Settings
+from bot.transient import is_channel_gone, is_transient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class JobRunner:
@@ -32,26 +41,20 @@ class JobRunner:
         *,
         settings: Settings,
         store: JobStore,
-        service: GistService,
+        pipeline: Pipeline,
         notifier: Notifier,
         fetcher: FileFetcher,
-        cache: ResultCache,
-        guard: Guard,
+        retry: StepRetry,
     ) -> None:
         self._s = settings
         self._store = store
-        self._service = service
+        self._pipeline = pipeline
         self._notifier = notifier
         self._fetcher = fetcher
-        self._cache = cache
-        self._guard = guard
-        self._uploads = asyncio.Semaphore(settings.gist_max_concurrent_uploads)
-        self._analyses = asyncio.Semaphore(settings.gist_max_concurrent_analyses)
+        self._retry = retry
         self._tasks: dict[str, asyncio.Task[None]] = {}  # strong references
-        self._inflight: dict[str, asyncio.Future[Gist]] = {}
         self._budget = EditBudget()
         self._stopping = False
-        self._tmp = settings.gist_tmp_dir or Path(tempfile.gettempdir()) / "gistbot"
 
     # -- intake ------------------------------------------------------------------------
     @property
@@ -82,13 +85,15 @@ class JobRunner:
 
     async def resume_all(self) -> int:
         jobs = await self._store.unfinished()
+        await tmpfiles.sweep(self._pipeline.tmp_dir, jobs)
         for job in jobs:
             log.info(
-                "resuming job %s (asset=%s task=%s posted=%s)",
+                "resuming job %s (asset=%s task=%s posted=%s error=%s)",
                 job.id,
                 job.asset_id,
                 job.task_id,
                 job.result_posted,
+                job.error_code,
             )
             self.start(job)
         return len(jobs)
@@ -118,242 +123,170 @@ class JobRunner:
     # -- one job -----------------------------------------------------------------------
     async def _run(self, job: Job) -> None:
         started = time.monotonic()
-        reporter = ProgressReporter(
-            self._notifier, job, interval_s=self._s.gist_progress_interval_s, budget=self._budget
-        )
-        remaining = job.deadline_at - time.time()
-        failure: GistFailure | None = None
         try:
-            if remaining <= 0:
-                raise TimeoutError
-            async with asyncio.timeout(remaining):
-                await self._process(job, reporter)
+            if job.gist is None and job.error_code is None and not job.result_posted:
+                await self._compute(job)
+            if job.state is JobState.RUNNING:
+                await self._deliver(job)
         except asyncio.CancelledError:
             # Shutdown: the job stays 'running' in the store and resumes on the next start.
             log.info("job %s interrupted; it will resume", job.id)
             raise
-        except TimeoutError:
-            failure = GistFailure(
-                "deadline",
-                "This took too long",
-                f"No answer within {self._s.gist_job_timeout_s / 60:.0f} minutes. "
-                "Try again; if it keeps happening, try a shorter video.",
-                retryable=True,
-            )
-        except Exception as exc:
-            failure = explain(exc)
-            if failure.code == "internal":
-                log.exception("job %s failed unexpectedly", job.id)
-        finally:
-            # Before the error is shown: a late progress edit must not overwrite it.
-            await reporter.close()
-        if failure is not None:
-            await self._fail(job, failure)
         log.info(
             "job %s %s in %.1fs: video_seconds=%s tokens=%s cached=%s",
-            job.id, job.state.value, time.monotonic() - started, job.video_seconds,
-            job.gist.usage.output_tokens if job.gist else None, job.cached,
-        )  # fmt: skip
+            job.id,
+            job.state.value,
+            time.monotonic() - started,
+            job.video_seconds,
+            job.gist.usage.output_tokens if job.gist else None,
+            job.cached,
+        )
 
-    async def _fail(self, job: Job, failure: GistFailure) -> None:
-        log.warning("job %s failed: %s (%s)", job.id, failure.code, failure.headline)
-        job.state = JobState.FAILED
-        job.error_code = failure.code
-        job.finished_at = time.time()
+    async def _compute(self, job: Job) -> None:
+        """Make the gist, or decide the failure; either way it is saved for delivery."""
+        reporter = ProgressReporter(
+            self._notifier, job, interval_s=self._s.gist_progress_interval_s, budget=self._budget
+        )
+        job.state = JobState.RUNNING  # saved with the first durable step
         try:
-            await self._notifier.failed(job, failure)
-        finally:
+            remaining = job.deadline_at - time.time()
+            if remaining <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
+                if not await self._prepare(job):
+                    return
+                job.gist = await self._step(
+                    job, "making the gist", lambda: self._pipeline.gist(job, reporter)
+                )
+        except TimeoutError:
+            await self._decide_failure(job, self._deadline_failure(job))
+        except Exception as exc:
+            await self._decide_failure(job, explain(exc), exc)
+        else:
+            job.delivery_deadline_at = time.time() + self._s.gist_delivery_timeout_s
             await self._store.save(job)
-
-    async def _process(self, job: Job, reporter: ProgressReporter) -> None:
-        # Saved with the first durable step below, not on its own: queued and running jobs
-        # both resume, so one write fewer per job costs nothing.
-        job.state = JobState.RUNNING
-        if not job.result_posted:
-            if job.source.kind == "slack_file" and not job.source.url and job.gist is None:
-                # A stub (Slack Connect, plan limits): learn what it is before saying anything.
-                try:
-                    await self._fetcher.resolve(job)
-                except GistFailure as failure:
-                    if job.trigger is Trigger.PASSIVE and failure.code == "not_video":
-                        log.info("job %s: passive upload is not a video; ignored", job.id)
-                        job.state, job.error_code = JobState.DONE, failure.code
-                        job.finished_at = time.time()
-                        await self._store.save(job)
-                        return
-                    raise
-            if job.slack.placeholder_ts is None:
-                # A restart between posting and saving finds the earlier placeholder. This
-                # save also records the state and what a stub file resolved to.
-                recover = job.placeholder_requested
-                job.placeholder_requested = True
-                await self._store.save(job)
-                await self._notifier.started(job, recover=recover)
-                await self._store.save(job)
-            if job.gist is None:
-                job.gist = await self._gist(job, reporter)
-                await self._store.save(job)
+        finally:
+            self._retry.forget(job.id)
+            # Before anything else is shown: a late progress edit must not overwrite it.
             await reporter.close()
+            if job.error_code is not None:
+                await tmpfiles.release(job, self._store)
+
+    def _deadline_failure(self, job: Job) -> GistFailure:
+        recent = self._retry.last_transient(
+            job.id, within_s=max(120.0, 2 * self._s.gist_retry_max_interval_s)
+        )
+        if recent is not None:  # an outage outlasted the job: say which
+            failure = explain(recent)
+            if failure.code != "internal":
+                return failure
+        return GistFailure("deadline", minutes=f"{self._s.gist_job_timeout_s / 60:.0f}")
+
+    async def _prepare(self, job: Job) -> bool:
+        """Learn what a stub file is, and post the placeholder. False: nothing to do."""
+        if job.source.kind == "slack_file" and not job.source.url:
+            # A stub (Slack Connect, plan limits): learn what it is before saying anything.
+            try:
+                await self._step(job, "reading the Slack file", lambda: self._fetcher.resolve(job))
+            except GistFailure as failure:
+                if job.trigger is Trigger.PASSIVE and failure.code == "not_video":
+                    log.info("job %s: passive upload is not a video; ignored", job.id)
+                    await self._finish(job, JobState.DONE, failure.code)
+                    return False
+                raise
+        if job.slack.placeholder_ts is None:
+            try:
+                await self._post_placeholder(job)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                # The placeholder is optional: the work goes on, delivery posts it later.
+                log.warning("job %s: no placeholder yet (%s); working on", job.id, exc)
+        return True
+
+    async def _post_placeholder(self, job: Job) -> None:
+        # Saved before posting: a try after an unknown outcome (or a restart) looks first.
+        recover = job.placeholder_requested
+        job.placeholder_requested = True
+        await self._store.save(job)
+        await self._notifier.started(job, recover=recover)
+        await self._store.save(job)
+
+    async def _step(self, job: Job, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        return await self._retry.run(what, job.id, step, until=job.deadline_at)
+
+    async def _decide_failure(
+        self, job: Job, failure: GistFailure, exc: BaseException | None = None
+    ) -> None:
+        if exc is not None and is_channel_gone(exc):
+            failure = GistFailure("channel_gone")
+        if failure.code == "internal":
+            log.exception("job %s failed unexpectedly", job.id, exc_info=exc)
+        else:
+            log.warning("job %s failed: %s (%s)", job.id, failure.code, failure.headline)
+        job.error_code = failure.code
+        job.error_fields = {k: str(v) for k, v in failure.fields.items()}
+        job.delivery_deadline_at = time.time() + self._s.gist_delivery_timeout_s
+        await self._store.save(job)
+
+    # -- delivery ----------------------------------------------------------------------
+    async def _deliver(self, job: Job) -> None:
+        failure = GistFailure.restore(job.error_code, job.error_fields) if job.error_code else None
+        if failure is not None and failure.audience is Audience.NOBODY:
+            await self._finish(job, JobState.FAILED, failure.code)
+            return
+        if job.result_posted:  # a restart between posting and finishing
+            await self._record_usage(job)
+            await self._finish(job, JobState.DONE, None)
+            return
+        until = job.delivery_deadline_at or time.time() + self._s.gist_delivery_timeout_s
+        what = "posting the gist" if failure is None else "posting the failure notice"
+        try:
+            await self._retry.run(what, job.id, lambda: self._show(job, failure), until=until)
+        except Exception as exc:
+            # Nobody can be told (the channel is gone) or Slack stayed away past the delivery
+            # deadline: one line, and the job ends. The gist stays in the cache.
+            if is_channel_gone(exc) or is_transient(exc):
+                log.warning(
+                    "job %s: could not post to %s (%s); giving up", job.id, job.slack.channel, exc
+                )
+            else:
+                log.exception("job %s: delivery failed unexpectedly", job.id)
+            await self._finish(job, JobState.FAILED, job.error_code or "undelivered")
+            return
+        if failure is not None:
+            await self._finish(job, JobState.FAILED, failure.code)
+            return
+        await self._record_usage(job)
+        await self._finish(job, JobState.DONE, None)
+
+    async def _show(self, job: Job, failure: GistFailure | None) -> None:
+        ctx = job.slack
+        if ctx.placeholder_ts is None and not ctx.via_response_url:
+            # Never posted, or its outcome unknown: find it or post it now (a /gist's thread
+            # opener too), then edit it into the answer.
+            await self._post_placeholder(job)
+        if failure is None:
             await self._notifier.result(job)
             job.result_posted = True
             await self._store.save(job)
-            if not job.cached and job.video_seconds is not None:
-                await self._store.record_usage(
-                    job.id, job.slack.team_id, job.slack.user, job.video_seconds,
-                    job.gist.usage.output_tokens + (job.gist.usage.input_tokens or 0),
-                )  # fmt: skip
-        job.state = JobState.DONE
-        job.finished_at = time.time()
-        await self._store.save(job)
-
-    async def _gist(self, job: Job, reporter: ProgressReporter) -> Gist:
-        types = job.type_set
-        if not job.force_fresh and job.asset_id is None:
-            cached = await self._cache.get(job.video_keys(), types)
-            if cached is not None:
-                job.cached = True
-                log.info("job %s answered from the cache", job.id)
-                return cached
-        flight_key = (job.video_keys() or [job.id])[0] + "|" + ",".join(ordered(types))
-        if job.force_fresh or job.asset_id is not None:
-            return await self._compute(job, reporter)
-        existing = self._inflight.get(flight_key)
-        if existing is not None:
-            log.info("job %s shares in-flight work for %s", job.id, flight_key)
-            await reporter("processing", None)
-            gist = await asyncio.shield(existing)
-            job.cached = True
-            return gist
-        future: asyncio.Future[Gist] = asyncio.get_running_loop().create_future()
-        self._inflight[flight_key] = future
-        try:
-            gist = await self._compute(job, reporter)
-        except BaseException as exc:
-            if not future.done():
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
-                    future.exception()  # mark retrieved: followers may be absent
-            raise
         else:
-            future.set_result(gist)
-            return gist
-        finally:
-            self._inflight.pop(flight_key, None)
+            await self._notifier.failed(job, failure)
 
-    async def _compute(self, job: Job, reporter: ProgressReporter) -> Gist:
-        self._guard.check_size(job.source.size_bytes)
-        self._guard.check_duration(job.source.duration_s)
-        await self._guard.check_quota(job, job.source.duration_s)
-        if job.asset_id is None or (job.upload_id is not None and not job.asset_ready):
-            cached = await self._create_asset(job, reporter)
-            if cached is not None:
-                return cached
-        assert job.asset_id is not None
-        video = VideoInfo(
-            filename=job.source.name,
-            duration_s=job.video_seconds,
-            size_bytes=job.source.size_bytes,
-            thumbnail_url=job.thumbnail_url,
-            asset_id=job.asset_id,
+    async def _record_usage(self, job: Job) -> None:
+        if job.cached or job.video_seconds is None or job.gist is None:
+            return
+        usage = job.gist.usage
+        await self._store.record_usage(
+            job.id,
+            job.slack.team_id,
+            job.slack.user,
+            job.video_seconds,
+            usage.output_tokens + (usage.input_tokens or 0),
         )
-        async with self._analyses:
-            if not job.asset_ready:
-                info = await self._service.wait_for_asset(job.asset_id, progress=reporter)
-                self._guard.check_duration(info.duration_s)
-                if job.source.duration_s is None:
-                    await self._guard.check_quota(job, info.duration_s)
-                job.asset_ready = True
-                job.video_seconds = info.duration_s
-                job.thumbnail_url = info.thumbnail_url
-                video = video.model_copy(
-                    update={
-                        "duration_s": info.duration_s,
-                        "thumbnail_url": info.thumbnail_url,
-                        "size_bytes": info.size_bytes or job.source.size_bytes,
-                    }
-                )
-                await self._store.save(job)
-                self._service.index_in_background(job.asset_id)
 
-            async def on_task(task_id: str, attempt: int) -> None:
-                job.task_id, job.task_attempt = task_id, attempt
-                await self._store.save(job)
-
-            gist = await self._service.analyze(
-                job.asset_id,
-                job.type_set,
-                video,
-                progress=reporter,
-                idempotency_prefix=job.id,
-                resume_task_id=job.task_id,
-                resume_attempt=job.task_attempt,
-                on_task=on_task,
-            )
-        await self._cache.put(job.video_keys(), gist)
-        return gist
-
-    async def _create_asset(self, job: Job, reporter: ProgressReporter) -> Gist | None:
-        """Upload (or hand TwelveLabs the URL). Returns a cached gist if the bytes are known."""
-        if job.asset_requested and job.asset_id is None:
-            # Killed between POST /assets and saving its answer? Find that asset.
-            job.asset_id = await self._service.find_asset(job.id, job.source.name)
-            if job.asset_id is not None:
-                log.info("job %s found its asset %s from before a restart", job.id, job.asset_id)
-                await self._store.save(job)
-                return None
-        if job.source.kind == "url":
-            assert job.source.url is not None
-            if job.source.probe:
-                await self._fetcher.check_link(job)
-            job.asset_requested = True
-            await self._store.save(job)
-            job.asset_id = await self._service.create_asset(
-                Source(url=job.source.url, filename=job.source.name),
-                progress=reporter,
-                request_key=job.id,
-            )
-            await self._store.save(job)
-            return None
-        async with self._uploads:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-
-            async def on_bytes(done: int, total: int | None) -> None:
-                size = total or job.source.size_bytes
-                await reporter("downloading", 100.0 * done / size if size else None)
-
-            await reporter("downloading", 0.0)
-            fetched = await self._fetcher.fetch(job, self._tmp, on_bytes)
-            try:
-                self._guard.check_size(fetched.size)
-                job.sha256 = fetched.sha256
-                job.source.size_bytes = fetched.size
-                if not job.force_fresh:
-                    cached = await self._cache.get(["sha256:" + fetched.sha256], job.type_set)
-                    if cached is not None:
-                        job.cached = True
-                        await self._store.save(job)
-                        return cached
-
-                async def on_multipart(upload_id: str, asset_id: str) -> None:
-                    job.upload_id, job.asset_id = upload_id, asset_id
-                    await self._store.save(job)
-
-                job.asset_requested = True
-                await self._store.save(job)
-                asset_id = await self._service.create_asset(
-                    Source(path=fetched.path, filename=job.source.name),
-                    progress=reporter,
-                    on_multipart_started=on_multipart,
-                    resume_upload_id=job.upload_id,
-                    resume_asset_id=job.asset_id if job.upload_id else None,
-                    request_key=job.id,
-                )
-                job.asset_id = asset_id
-                job.upload_id = None
-                await self._store.save(job)
-            finally:
-                with contextlib.suppress(OSError):
-                    fetched.path.unlink()
-        return None
+    async def _finish(self, job: Job, state: JobState, code: str | None) -> None:
+        job.state, job.error_code = state, code
+        job.finished_at = time.time()
+        await tmpfiles.release(job, self._store)
+        await self._store.save(job)

@@ -19,7 +19,6 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +35,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.gist.models import GIST_TYPE_ORDER, Gist, GistType
+from bot.jobs.phases import Phase
 
 __all__ = [
     "ACTION_REGENERATE",
@@ -260,18 +260,6 @@ def _bounded_list(
 # --------------------------------------------------------------------------------------------
 # Progress
 # --------------------------------------------------------------------------------------------
-
-
-class Phase(StrEnum):
-    QUEUED = "queued"
-    DOWNLOADING = "downloading"
-    UPLOADING = "uploading"
-    PROCESSING = "processing"
-    ANALYSING = "analysing"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 _PHASE_EMOJI = {

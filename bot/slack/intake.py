@@ -142,8 +142,15 @@ def command_job(
     )
 
 
-def follow_up_job(old: Job, *, trigger: Trigger, user: str, timeout_s: float, message_ts: str,
-                  response_url: str | None) -> Job:  # fmt: skip
+def follow_up_job(
+    old: Job,
+    *,
+    trigger: Trigger,
+    user: str,
+    timeout_s: float,
+    message_ts: str,
+    response_url: str | None,
+) -> Job:
     """Retry or Regenerate: same video and thread; the clicked message becomes the placeholder."""
     now = time.time()
     job = Job(

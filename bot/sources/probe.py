@@ -37,10 +37,28 @@ ProbeErrorKind = Literal["unreachable", "http_error", "too_many_redirects"]
 
 VIDEO_EXTENSIONS = frozenset(
     {
-        ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".flv",
-        ".mpeg", ".mpg", ".mpe", ".m2v", ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".ogv",
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".qt",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".wmv",
+        ".asf",
+        ".flv",
+        ".mpeg",
+        ".mpg",
+        ".mpe",
+        ".m2v",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".3g2",
+        ".ogv",
     }
-)  # fmt: skip
+)
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _HEAD_REFUSED = frozenset({400, 403, 405, 501})
@@ -59,9 +77,23 @@ _CONTENT_RANGE_TOTAL = re.compile(r"^\s*bytes\s+[^/]*/\s*(\d+)\s*$", re.IGNORECA
 
 # ISO-BMFF brands that are still images or audio, not video.
 _NON_VIDEO_BRANDS = frozenset(
-    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
-     b"M4A ", b"M4B ", b"M4P ", b"crx "}
-)  # fmt: skip
+    {
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
+        b"M4A ",
+        b"M4B ",
+        b"M4P ",
+        b"crx ",
+    }
+)
 _QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 
 

@@ -19,11 +19,33 @@ __all__ = [
 # Video container extensions TwelveLabs (and ffmpeg) can take from a direct link.
 DIRECT_MEDIA_EXTENSIONS = frozenset(
     {
-        "mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "mpeg", "mpg", "mpe", "m2v",
-        "wmv", "asf", "flv", "f4v", "3gp", "3g2", "ts", "mts", "m2ts", "ogv", "mxf",
-        "vob", "dv", "divx",
+        "mp4",
+        "m4v",
+        "mov",
+        "qt",
+        "webm",
+        "mkv",
+        "avi",
+        "mpeg",
+        "mpg",
+        "mpe",
+        "m2v",
+        "wmv",
+        "asf",
+        "flv",
+        "f4v",
+        "3gp",
+        "3g2",
+        "ts",
+        "mts",
+        "m2ts",
+        "ogv",
+        "mxf",
+        "vob",
+        "dv",
+        "divx",
     }
-)  # fmt: skip
+)
 
 # Hosts whose links are pages (players, share pages), not media files. A host matches a domain
 # when it is the domain or a subdomain of it.

@@ -253,9 +253,14 @@ class TwelveLabsClient:
     ) -> models.AssetDetail:
         """Poll until `ready`; `failed` raises `AssetFailed`; the deadline `PollTimeout`."""
         return await self._wait(
-            lambda: self.get_asset(asset_id), models.ASSET_TERMINAL, errors.AssetFailed,
-            what="asset", resource_id=asset_id, timeout_s=timeout_s, on_status=on_status,
-        )  # fmt: skip
+            lambda: self.get_asset(asset_id),
+            models.ASSET_TERMINAL,
+            errors.AssetFailed,
+            what="asset",
+            resource_id=asset_id,
+            timeout_s=timeout_s,
+            on_status=on_status,
+        )
 
     async def list_assets(
         self, *, filename: str | None = None, page_limit: int = 50, max_pages: int = 5
@@ -392,9 +397,13 @@ class TwelveLabsClient:
         """Poll until `ready`; `failed` raises `IndexingFailed`."""
         return await self._wait(
             lambda: self.get_indexed_asset(index_id, indexed_asset_id),
-            models.INDEXED_ASSET_TERMINAL, errors.IndexingFailed, what="indexed asset",
-            resource_id=indexed_asset_id, timeout_s=timeout_s, on_status=on_status,
-        )  # fmt: skip
+            models.INDEXED_ASSET_TERMINAL,
+            errors.IndexingFailed,
+            what="indexed asset",
+            resource_id=indexed_asset_id,
+            timeout_s=timeout_s,
+            on_status=on_status,
+        )
 
     # ------------------------------------------------------------------ analysis
 
@@ -467,10 +476,14 @@ class TwelveLabsClient:
     ) -> models.AnalysisTask:
         """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`."""
         return await self._wait(
-            lambda: self.get_analysis_task(task_id), models.ANALYSIS_TASK_TERMINAL,
-            errors.AnalysisFailed, what="analysis task", resource_id=task_id,
-            timeout_s=timeout_s, on_status=on_status,
-        )  # fmt: skip
+            lambda: self.get_analysis_task(task_id),
+            models.ANALYSIS_TASK_TERMINAL,
+            errors.AnalysisFailed,
+            what="analysis task",
+            resource_id=task_id,
+            timeout_s=timeout_s,
+            on_status=on_status,
+        )
 
     async def _wait(
         self,

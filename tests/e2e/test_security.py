@@ -266,8 +266,9 @@ async def test_secrets_never_reach_a_log_record(
     await h.driver.post_event(message_event(CHANNEL, key_ts, "<http://127.0.0.1:9/x/b.mp4>"))
     await until(lambda: h.errors(key_ts))
     await until(lambda: h.slack.messages("CADMIN01"))  # the admin alert, before the next fault
-    # 3. Slack refuses a call (the placeholder) → an unexpected error with a traceback
-    h.slack.fail("chat.postMessage", "fatal_error")
+    # 3. Slack refuses a call (the placeholder) for a reason that isn't transient → an
+    #    unexpected error with a traceback (a transient one would be retried instead)
+    h.slack.fail("chat.postMessage", "invalid_arguments")
     slack_ts = next_ts()
     other = h.slack.add_file("other.mp4", make_video(4.0), channel=CHANNEL)
     await h.driver.post_event(message_event(CHANNEL, slack_ts, "", files=[other]))

@@ -1,0 +1,218 @@
+"""From a job to its gist: cache, single-flight, source, asset, analysis.
+
+Each durable step's result is saved on the job before the next step starts, so a step tried
+again (after a transient failure, or after a restart) resumes instead of paying twice: a known
+asset is not uploaded again, a known analysis task is polled, not created again, and a
+download that TwelveLabs hasn't received yet is kept for the next try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.gist.models import Gist, VideoInfo
+from bot.gist.schema import ordered
+from bot.gist.service import GistService, Source
+from bot.jobs import tmpfiles
+from bot.jobs.cache import ResultCache
+from bot.jobs.flights import Flights
+from bot.jobs.guard import Guard
+from bot.jobs.links import check_link
+from bot.jobs.models import Job
+from bot.jobs.phases import Phase
+from bot.jobs.ports import FetchedFile, FileFetcher
+from bot.jobs.store import JobStore
+from bot.settings import Settings
+from bot.transient import is_transient
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[Phase, float | None], Awaitable[None]]
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    store: JobStore
+    service: GistService
+    fetcher: FileFetcher
+    cache: ResultCache
+    guard: Guard
+    http: httpx.AsyncClient
+    tmp_dir: Path
+
+    def __post_init__(self) -> None:
+        self._uploads = asyncio.Semaphore(self.settings.gist_max_concurrent_uploads)
+        self._analyses = asyncio.Semaphore(self.settings.gist_max_concurrent_analyses)
+        self._flights = Flights()
+
+    async def gist(self, job: Job, report: Report) -> Gist:
+        """The gist for this job: from the cache, from work already in flight, or computed."""
+        types = job.type_set
+        if not job.force_fresh and job.asset_id is None:
+            cached = await self.cache.get(job.video_keys(), types)
+            if cached is not None:
+                job.cached = True
+                log.info("job %s answered from the cache", job.id)
+                return cached
+        if job.force_fresh or job.asset_id is not None:
+            return await self._compute(job, report)
+        key = (job.video_keys() or [job.id])[0] + "|" + ",".join(ordered(types))
+        existing = self._flights.running(key)
+        if existing is not None:
+            log.info("job %s shares in-flight work for %s", job.id, key)
+            await report(Phase.PROCESSING, None)
+            gist = await asyncio.shield(existing)
+            job.cached = True
+            return gist
+        return await self._flights.lead(key, lambda: self._compute(job, report))
+
+    async def _compute(self, job: Job, report: Report) -> Gist:
+        self.guard.check_size(job.source.size_bytes)
+        self.guard.check_duration(job.source.duration_s)
+        await self.guard.check_quota(job, job.source.duration_s)
+        if job.asset_id is None or (job.upload_id is not None and not job.asset_ready):
+            cached = await self._create_asset(job, report)
+            if cached is not None:
+                return cached
+        assert job.asset_id is not None
+        async with self._analyses:
+            if not job.asset_ready:
+                await self._wait_for_asset(job, report)
+            return await self._analyse(job, report)
+
+    async def _wait_for_asset(self, job: Job, report: Report) -> None:
+        assert job.asset_id is not None
+        await report(Phase.PROCESSING, None)
+        info = await self.service.wait_for_asset(job.asset_id)
+        self.guard.check_duration(info.duration_s)
+        if job.source.duration_s is None:
+            await self.guard.check_quota(job, info.duration_s)
+        job.asset_ready = True
+        job.video_seconds = info.duration_s
+        job.thumbnail_url = info.thumbnail_url
+        if info.size_bytes:
+            job.source.size_bytes = job.source.size_bytes or info.size_bytes
+        await self.store.save(job)
+        self.service.index_in_background(job.asset_id)
+
+    async def _analyse(self, job: Job, report: Report) -> Gist:
+        assert job.asset_id is not None
+        video = VideoInfo(
+            filename=job.source.name,
+            duration_s=job.video_seconds,
+            size_bytes=job.source.size_bytes,
+            thumbnail_url=job.thumbnail_url,
+            asset_id=job.asset_id,
+        )
+
+        async def on_task(task_id: str, attempt: int) -> None:
+            job.task_id, job.task_attempt = task_id, attempt
+            await self.store.save(job)
+
+        await report(Phase.ANALYSING, None)
+        gist = await self.service.analyze(
+            job.asset_id,
+            job.type_set,
+            video,
+            idempotency_prefix=job.id,
+            resume_task_id=job.task_id,
+            resume_attempt=job.task_attempt,
+            on_task=on_task,
+        )
+        await self.cache.put(job.video_keys(), gist)
+        return gist
+
+    async def _create_asset(self, job: Job, report: Report) -> Gist | None:
+        """Upload (or hand TwelveLabs the URL). Returns a cached gist if the bytes are known."""
+        if job.asset_requested and job.asset_id is None:
+            # An earlier try (or process) may have created it without hearing the answer.
+            job.asset_id = await self.service.find_asset(job.id, job.source.name)
+            if job.asset_id is not None:
+                log.info("job %s found its asset %s from an earlier try", job.id, job.asset_id)
+                await self.store.save(job)
+                return None
+        if job.source.kind == "url":
+            await self._asset_from_link(job, report)
+            return None
+        async with self._uploads:
+            fetched = await self._download(job, report)
+            try:
+                return await self._upload(job, fetched, report)
+            except Exception as exc:
+                if not is_transient(exc):  # a try later reuses the download; a failure doesn't
+                    await tmpfiles.release(job, self.store)
+                raise
+
+    async def _asset_from_link(self, job: Job, report: Report) -> None:
+        assert job.source.url is not None
+        if job.source.probe:
+            await check_link(
+                job, http=self.http, allow_private=self.settings.gist_allow_private_urls
+            )
+        job.asset_requested = True
+        await self.store.save(job)
+        await report(Phase.UPLOADING, None)
+        job.asset_id = await self.service.create_asset(
+            Source(url=job.source.url, filename=job.source.name), request_key=job.id
+        )
+        await self.store.save(job)
+
+    async def _download(self, job: Job, report: Report) -> FetchedFile:
+        kept = tmpfiles.kept_download(job)
+        if kept is not None:
+            log.info("job %s reuses its download %s", job.id, kept.path.name)
+            return kept
+
+        async def on_bytes(done: int, total: int | None) -> None:
+            size = total or job.source.size_bytes
+            await report(Phase.DOWNLOADING, 100.0 * done / size if size else None)
+
+        await report(Phase.DOWNLOADING, 0.0)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fetched = await self.fetcher.fetch(job, self.tmp_dir, on_bytes)
+        try:
+            self.guard.check_size(fetched.size)
+        except Exception:
+            await asyncio.to_thread(fetched.path.unlink, missing_ok=True)
+            raise
+        job.sha256, job.source.size_bytes = fetched.sha256, fetched.size
+        job.tmp_path = str(fetched.path)
+        await self.store.save(job)
+        return fetched
+
+    async def _upload(self, job: Job, fetched: FetchedFile, report: Report) -> Gist | None:
+        if not job.force_fresh:
+            cached = await self.cache.get(["sha256:" + fetched.sha256], job.type_set)
+            if cached is not None:
+                job.cached = True
+                await tmpfiles.release(job, self.store)
+                return cached
+
+        async def on_multipart(upload_id: str, asset_id: str) -> None:
+            job.upload_id, job.asset_id = upload_id, asset_id
+            await self.store.save(job)
+
+        async def on_bytes(done: int, total: int) -> None:
+            await report(Phase.UPLOADING, 100.0 * done / total if total else None)
+
+        job.asset_requested = True
+        await self.store.save(job)
+        await report(Phase.UPLOADING, 0.0)
+        job.asset_id = await self.service.create_asset(
+            Source(path=fetched.path, filename=job.source.name),
+            on_bytes=on_bytes,
+            on_multipart_started=on_multipart,
+            resume_upload_id=job.upload_id,
+            resume_asset_id=job.asset_id if job.upload_id else None,
+            request_key=job.id,
+        )
+        job.upload_id = None
+        await tmpfiles.release(job, self.store)  # saves the job, asset id included
+        return None
