@@ -135,7 +135,7 @@ def status_error(response: httpx.Response, *, token_sent: bool, host: str) -> Do
             "files:read scope and is in this channel.",
             status=status,
         )
-    if status in (408, 429) or status >= 500:
+    if status in RETRYABLE_STATUSES:
         return DownloadError(
             "http_error",
             f"Slack's file server is busy or failing (HTTP {status}). Try again in a moment.",

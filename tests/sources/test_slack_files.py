@@ -363,8 +363,10 @@ async def test_expected_size_over_cap_refused_without_request(
         (410, "not_found", False),
         (403, "http_error", False),
         (400, "http_error", False),
+        (408, "http_error", True),
         (429, "http_error", True),
         (503, "http_error", True),
+        (501, "http_error", False),
     ],
 )
 async def test_http_statuses(
