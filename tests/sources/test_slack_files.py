@@ -72,7 +72,9 @@ async def download(
     progress: ProgressCb | None = None,
     max_redirects: int = 5,
     chunk_size: int = 1 << 20,
+    max_attempts: int = 1,
 ) -> DownloadedFile:
+    """One try by default: these tests are about a single answer; retries are tested apart."""
     return await download_slack_file(
         url,
         token=TOKEN,
@@ -84,6 +86,7 @@ async def download(
         progress=progress,
         max_redirects=max_redirects,
         chunk_size=chunk_size,
+        max_attempts=max_attempts,
     )
 
 
@@ -360,8 +363,10 @@ async def test_expected_size_over_cap_refused_without_request(
         (410, "not_found", False),
         (403, "http_error", False),
         (400, "http_error", False),
+        (408, "http_error", True),
         (429, "http_error", True),
         (503, "http_error", True),
+        (501, "http_error", False),
     ],
 )
 async def test_http_statuses(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 FILE_MODES = ("hosted", "hidden_by_limit", "tombstone", "file_access")
 _CHUNK = 256 * 1024
+_BYTE_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 _PRETTY_TYPES = {
     "mp4": "MPEG 4 Video",
@@ -55,14 +57,26 @@ class FakeFile:
         """Stable opaque part of CDN-style URLs."""
         return hashlib.sha256(f"{self.team_id}/{self.id}".encode()).hexdigest()[:10]
 
-    def chunks(self, limit: int | None = None) -> Iterator[bytes]:
-        """The content in chunks, at most ``limit`` bytes in total."""
-        remaining = self.size if limit is None else min(limit, self.size)
+    @property
+    def etag(self) -> str:
+        """A strong validator; the fake's files never change, so this never does either."""
+        return f'"{self.secret}-{self.size}"'
+
+    def chunks(
+        self, limit: int | None = None, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive; default: the end) in chunks, at most ``limit``
+        bytes in total."""
+        stop = self.size if end is None else min(end, self.size)
+        remaining = max(0, stop - start)
+        if limit is not None:
+            remaining = min(limit, remaining)
         if isinstance(self.content, bytes):
-            for start in range(0, remaining, _CHUNK):
-                yield self.content[start : min(start + _CHUNK, remaining)]
+            for at in range(start, start + remaining, _CHUNK):
+                yield self.content[at : min(at + _CHUNK, start + remaining)]
             return
         with open(self.content, "rb") as fh:
+            fh.seek(start)
             while remaining > 0:
                 chunk = fh.read(min(_CHUNK, remaining))
                 if not chunk:
@@ -147,3 +161,31 @@ def content_size(content: bytes | os.PathLike[str] | str) -> tuple[bytes | Path,
         return data, len(data)
     path = Path(content)
     return path, path.stat().st_size
+
+
+class Unsatisfiable(Exception):
+    """A Range that starts at or past the end of the file (answered 416)."""
+
+
+def requested_range(f: FakeFile, headers: Mapping[str, str]) -> tuple[int, int] | None:
+    """The one byte range to send (first, last; inclusive), or None to send the whole file.
+
+    Only a single ``bytes=first-[last]`` is honoured; anything else is ignored, as a server may.
+    An ``If-Range`` other than the file's ETag gets the whole file. Raises `Unsatisfiable`.
+    """
+    header = headers.get("Range")
+    if header is None:
+        return None
+    if_range = headers.get("If-Range")
+    if if_range is not None and if_range != f.etag:
+        return None  # the client holds another version: it gets this one whole
+    match = _BYTE_RANGE.match(header.strip())
+    if match is None:
+        return None
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else f.size - 1
+    if first >= f.size:
+        raise Unsatisfiable
+    if last < first:
+        return None
+    return first, min(last, f.size - 1)

@@ -105,6 +105,8 @@ class Download:
     status: int
     content_type: str
     time: float
+    range: str | None = None  # the request's Range header, as sent
+    bytes_sent: int = 0  # body bytes the fake wrote (fewer than announced on a dropped one)
 
     @property
     def had_token(self) -> bool:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .blocks import MESSAGE_MAX_BLOCKS, VIEW_MAX_BLOCKS, validate_blocks
-from .files import FILE_MODES, FakeFile, content_size
+from .files import FILE_MODES, FakeFile, Unsatisfiable, content_size, requested_range
 from .models import ApiCall, Download, JSONDict, Message, MessageVersion, ResponseUrl
 
 logger = logging.getLogger("tests.fakes.slack")
@@ -92,6 +92,17 @@ class _Fault:
     status: int = 500
 
 
+def _pop_first(queues: dict[str, collections.deque[T]], key: str) -> T | None:
+    """The first item queued for ``key``, taken off the queue (the caller holds the lock)."""
+    queue = queues.get(key)
+    if not queue:
+        return None
+    item = queue.popleft()
+    if not queue:
+        del queues[key]
+    return item
+
+
 def _flag(value: Any) -> bool:
     return value is True or value in ("true", "1", 1, "True")
 
@@ -147,6 +158,8 @@ class FakeSlack:
         """Host name put in the Location of redirecting downloads (None: the request's host)."""
         self.edge_requires_auth = False
         """Whether the CDN hop of a redirecting download also demands the bot token."""
+        self.ignore_range = False
+        """Serve downloads whole (200) even when asked for a ``Range``, as some hosts do."""
         self.clock: Callable[[], float] = time.time
         """Time source for response_url expiry."""
 
@@ -158,7 +171,8 @@ class FakeSlack:
         self._views: dict[str, list[JSONDict]] = {}
         self._files: dict[str, FakeFile] = {}
         self._downloads: list[Download] = []
-        self._broken_downloads: dict[str, int] = {}
+        self._broken_downloads: dict[str, collections.deque[int]] = {}
+        self._failed_downloads: dict[str, collections.deque[tuple[int, int | None]]] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._faults: dict[str, collections.deque[_Fault]] = {}
         self._file_seq = itertools.count(1)
@@ -424,10 +438,21 @@ class FakeSlack:
         with self._lock:
             self._files[file_id].deleted = True
 
-    def break_download(self, file_id: str, after_bytes: int = 0) -> None:
-        """Make the next download of ``file_id`` drop the connection after ``after_bytes``."""
+    def break_download(self, file_id: str, after_bytes: int = 0, times: int = 1) -> None:
+        """The next ``times`` answers carrying bytes of ``file_id`` drop the connection after
+        ``after_bytes`` body bytes (of that answer: a resumed one counts from its range start)."""
         with self._lock:
-            self._broken_downloads[file_id] = after_bytes
+            queue = self._broken_downloads.setdefault(file_id, collections.deque())
+            queue.extend([after_bytes] * times)
+
+    def fail_download(
+        self, file_id: str, times: int = 1, status: int = 503, retry_after: int | None = None
+    ) -> None:
+        """The next ``times`` requests for ``file_id``'s bytes (the hop that would send them)
+        answer HTTP ``status``, with ``Retry-After`` when ``retry_after`` is given."""
+        with self._lock:
+            queue = self._failed_downloads.setdefault(file_id, collections.deque())
+            queue.extend([(status, retry_after)] * times)
 
     def new_response_url(self, *, channel: str | None = None) -> str:
         """A fresh response_url served by the fake (5 uses within 30 minutes)."""
@@ -479,6 +504,7 @@ class FakeSlack:
             self._files.clear()
             self._downloads.clear()
             self._broken_downloads.clear()
+            self._failed_downloads.clear()
             self._response_urls.clear()
             self._faults.clear()
             self.not_in_channel.clear()
@@ -486,6 +512,7 @@ class FakeSlack:
             self.revoked_tokens.clear()
             self.redirect_host = None
             self.edge_requires_auth = False
+            self.ignore_range = False
             self.clock = time.time
 
     def next_ts(self) -> str:
@@ -968,7 +995,8 @@ class FakeSlack:
 
     def _record_download(
         self, request: web.Request, f: FakeFile | None, kind: str, status: int, ctype: str
-    ) -> None:
+    ) -> int:
+        """Record a file GET; return its index (for `_count_sent`)."""
         header = request.headers.get("Authorization")
         with self._lock:
             self._downloads.append(
@@ -982,8 +1010,15 @@ class FakeSlack:
                     status=status,
                     content_type=ctype,
                     time=time.time(),
+                    range=request.headers.get("Range"),
                 )
             )
+            return len(self._downloads) - 1
+
+    def _count_sent(self, index: int, sent: int) -> None:
+        with self._lock:
+            if index < len(self._downloads):  # a reset() may have cleared the list meanwhile
+                self._downloads[index] = replace(self._downloads[index], bytes_sent=sent)
 
     def _file_by_stem(self, stem: str) -> FakeFile | None:
         team, _, file_id = stem.partition("-")
@@ -1042,13 +1077,38 @@ class FakeSlack:
             body=b"\xff\xd8\xff\xe0fake-thumbnail\xff\xd9", content_type="image/jpeg"
         )
 
-    async def _stream(self, request: web.Request, f: FakeFile, kind: str) -> web.StreamResponse:
+    def _failure(self, request: web.Request, f: FakeFile, kind: str) -> web.Response | None:
         with self._lock:
-            break_after = self._broken_downloads.pop(f.id, None)
-        self._record_download(request, f, kind, 200, f.mimetype)
-        response = web.StreamResponse(status=200)
+            failure = _pop_first(self._failed_downloads, f.id)
+        if failure is None:
+            return None
+        status, retry_after = failure
+        self._record_download(request, f, kind, status, "text/plain")
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return web.Response(status=status, text=f"fake failure {status}", headers=headers)
+
+    async def _stream(self, request: web.Request, f: FakeFile, kind: str) -> web.StreamResponse:
+        failed = self._failure(request, f, kind)
+        if failed is not None:
+            return failed
+        try:
+            span = None if self.ignore_range else requested_range(f, request.headers)
+        except Unsatisfiable:
+            self._record_download(request, f, kind, 416, "text/plain")
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{f.size}"})
+        with self._lock:
+            break_after = _pop_first(self._broken_downloads, f.id)
+        first, last = span if span is not None else (0, f.size - 1)
+        status = 200 if span is None else 206
+        index = self._record_download(request, f, kind, status, f.mimetype)
+        response = web.StreamResponse(status=status)
         response.headers["Content-Type"] = f.mimetype
-        response.headers["Content-Length"] = str(f.size)
+        response.headers["Content-Length"] = str(last - first + 1)
+        if span is not None:
+            response.headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
+        if not self.ignore_range:
+            response.headers["Accept-Ranges"] = "bytes"
+        response.headers["ETag"] = f.etag
         disposition = "attachment" if kind == "download" else "inline"
         ascii_name = f.name.encode("ascii", "replace").decode().replace('"', "'")
         response.headers["Content-Disposition"] = (
@@ -1058,8 +1118,13 @@ class FakeSlack:
         await response.prepare(request)
         if request.method == "HEAD":
             return response
-        for chunk in f.chunks(limit=break_after):
-            await response.write(chunk)
+        sent = 0
+        try:
+            for chunk in f.chunks(limit=break_after, start=first, end=last + 1):
+                await response.write(chunk)
+                sent += len(chunk)
+        finally:
+            self._count_sent(index, sent)
         if break_after is not None:
             # Drop the connection mid-body: the client sees fewer bytes than Content-Length.
             if request.transport is not None:

@@ -1,0 +1,55 @@
+"""How long a file download waits between tries, and what the host may ask for.
+
+Exponential backoff with full jitter: before retry ``n`` (0 for the first) the wait is
+``jitter(0, min(max_s, initial_s * 2**n))``. A ``Retry-After`` from the host (delta-seconds or
+an HTTP date) replaces that wait; one longer than ``retry_after_max_s`` is not waited for at
+all: the download gives up with its transient error, so the caller can come back later instead
+of holding a worker for minutes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+__all__ = ["RETRYABLE_STATUSES", "Backoff", "Sleep", "parse_retry_after"]
+
+# The same set the TwelveLabs client retries (bot/twelvelabs/retry.py); never any other 4xx.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_s: float = 1.0
+    max_s: float = 15.0
+    retry_after_max_s: float = 60.0
+    jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+
+    def delay(self, retry_number: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before retry ``retry_number``; None when the host asks too much."""
+        if retry_after is not None:
+            return retry_after if retry_after <= self.retry_after_max_s else None
+        ceiling = min(self.max_s, self.initial_s * (2**retry_number))
+        return self.jitter(0.0, max(0.0, ceiling))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After``: delta-seconds or an HTTP date. Seconds to wait (≥ 0), or None."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
