@@ -93,6 +93,8 @@ class Settings(TwelveLabsSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_file_hosts: CsvList = Field(default_factory=lambda: ["files.slack.com"])
+    slack_max_retries: int = Field(default=4, ge=0, le=20)
+    slack_backoff_initial_s: float = Field(default=0.5, gt=0)
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.settings import Settings
-from bot.slack.transport import configure_client
+from bot.slack.transport import SlackRetry, configure_client
 
 
 def build_app(settings: Settings) -> AsyncApp:
@@ -25,5 +25,6 @@ def build_app(settings: Settings) -> AsyncApp:
         # Own messages are filtered in intake (by user and bot_id) as well.
         ignoring_self_events_enabled=True,
     )
-    configure_client(app.client, s.slack_api_url)
+    retry = SlackRetry(max_retries=s.slack_max_retries, backoff_initial_s=s.slack_backoff_initial_s)
+    configure_client(app.client, s.slack_api_url, retry=retry)
     return app

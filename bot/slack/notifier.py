@@ -38,6 +38,10 @@ class SlackNotifier:
         self._client = client
         self._settings = settings
         self._admin_alerted: dict[str, float] = {}
+        self._retry = SlackRetry(
+            max_retries=settings.slack_max_retries,
+            backoff_initial_s=settings.slack_backoff_initial_s,
+        )
 
     # -- placeholder -----------------------------------------------------------------------
     async def started(self, job: Job, *, recover: bool = False) -> None:
@@ -206,7 +210,7 @@ class SlackNotifier:
         return str(resp["ts"])
 
     async def _respond(self, url: str, message: blocks.Message, *, in_channel: bool) -> None:
-        hook = AsyncWebhookClient(url, timeout=15, retry_handlers=[SlackRetry()])
+        hook = AsyncWebhookClient(url, timeout=15, retry_handlers=[self._retry])
         resp = await hook.send(
             response_type="in_channel" if in_channel else "ephemeral",
             replace_original=False,

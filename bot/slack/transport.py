@@ -116,8 +116,12 @@ def _headers(response: HttpResponse) -> dict[str, str]:
 
 
 def configure_client(
-    client: AsyncWebClient, base_url: str, *, sleep: Sleep = asyncio.sleep, timeout_s: int = 30
+    client: AsyncWebClient,
+    base_url: str,
+    *,
+    retry: SlackRetry | None = None,
+    timeout_s: int = 30,
 ) -> None:
     client.base_url = base_url
     client.timeout = timeout_s
-    client.retry_handlers = [SlackRetry(sleep=sleep)]
+    client.retry_handlers = [retry or SlackRetry()]

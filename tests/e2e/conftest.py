@@ -74,6 +74,9 @@ def make_settings(
         gist_poll_initial_s=0.05,
         gist_poll_max_interval_s=0.2,
         twelvelabs_backoff_initial_s=0.01,
+        slack_backoff_initial_s=0.01,
+        gist_retry_initial_s=0.05,
+        gist_retry_max_interval_s=0.3,
         gist_allow_private_urls=True,
         gist_shutdown_grace_s=1.0,
     )

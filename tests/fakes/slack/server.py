@@ -85,7 +85,7 @@ class _Error(Exception):
 
 @dataclass
 class _Fault:
-    kind: str  # "ratelimit" | "error" | "server"
+    kind: str  # "ratelimit" | "error" | "server" | "server_after"
     remaining: int
     error: str = ""
     retry_after: int = 1
@@ -477,9 +477,14 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
         self._add_fault(method, _Fault("error", times, error=error))
 
-    def server_error(self, method: str, times: int = 1, status: int = 500) -> None:
-        """The next ``times`` calls of ``method`` answer HTTP ``status``."""
-        self._add_fault(method, _Fault("server", times, status=status))
+    def server_error(
+        self, method: str, times: int = 1, status: int = 500, *, after_effect: bool = False
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP ``status``. With ``after_effect``
+        the call is carried out first (the message is posted, the edit made): a gateway that
+        failed on the way back, so the client can't know it worked."""
+        kind = "server_after" if after_effect else "server"
+        self._add_fault(method, _Fault(kind, times, status=status))
 
     def stall(self, method: str, seconds: float, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` are carried out (the message exists) but
@@ -490,6 +495,12 @@ class FakeSlack:
     def revoke(self, token: str | None = None) -> None:
         """Revoke a token (default: the bot token): calls then answer ``token_revoked``."""
         self.revoked_tokens.add(token or self.bot_token)
+
+    def clear_faults(self) -> None:
+        """Answer every Web API call normally again (recorded state stays)."""
+        with self._lock:
+            self._faults.clear()
+            self._stalls.clear()
 
     def reset(self) -> None:
         """Forget everything recorded and every knob; keep serving on the same port."""
@@ -643,7 +654,8 @@ class FakeSlack:
                     )
                 if fault.kind == "server":
                     return fault.status, {"ok": False, "error": "fatal_error"}, {}
-                return 200, {"ok": False, "error": fault.error}, {}
+                if fault.kind != "server_after":
+                    return 200, {"ok": False, "error": fault.error}, {}
             if method == "apps.connections.open":
                 # App-level (xapp-) tokens only: Socket Mode's WebSocket URL.
                 if not token or not token.startswith("xapp-"):
@@ -662,6 +674,8 @@ class FakeSlack:
                 result = handler(params)
             except _Error as e:
                 return 200, {"ok": False, "error": e.error, **e.extra}, {}
+            if fault is not None:  # server_after: done, but the answer is lost
+                return fault.status, {"ok": False, "error": "fatal_error"}, {}
             headers = {}
             if method == "auth.test":
                 headers = {"x-oauth-scopes": self.scopes, "x-accepted-oauth-scopes": ""}
