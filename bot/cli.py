@@ -16,6 +16,7 @@ from bot.gist.models import Gist, GistType
 from bot.gist.service import GistService, Source, twelvelabs_client
 from bot.settings import Settings, SettingsError, TwelveLabsSettings, load
 from bot.sources.urls import UrlKind, classify_url
+from bot.twelvelabs import errors as tl_errors
 
 # Exit codes: tell bad input, a refusal by the API, and a transient failure apart.
 EXIT_OK = 0
@@ -130,6 +131,10 @@ async def run_gist(
         service = GistService(client, settings)
         try:
             gist = await service.gist(source, types, progress=progress)
+        except tl_errors.ConfigurationError as exc:  # e.g. a base URL without /v1.3
+            progress.done()
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         except Exception as exc:
             progress.done()
             failure = explain(exc)

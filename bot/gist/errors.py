@@ -83,8 +83,7 @@ def _explain_twelvelabs(exc: tl.TwelveLabsError) -> GistFailure:
         return GistFailure("analysis_failed", reason=short(msg))
     if isinstance(exc, tl.PollTimeout):
         return GistFailure("timeout")
-    if isinstance(exc, tl.NotFoundError) and not exc.code:
-        # A 404 with no TwelveLabs error body: the base URL doesn't point at the API.
+    if isinstance(exc, tl.ConfigurationError):  # the base URL doesn't point at the API
         return GistFailure("config_base_url")
     if isinstance(exc, tl.BadRequestError):
         return GistFailure("rejected", reason=short(exc.message or "The request was refused."))

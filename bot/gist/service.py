@@ -31,7 +31,6 @@ TaskCb = Callable[[str, int], Awaitable[None]]  # (task_id, attempt)
 MultipartCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
 
 MAX_ANALYSIS_ATTEMPTS = 2
-REQUEST_KEY = "gistbot_request"
 MAX_TOKENS_CEILING = 98304
 
 
@@ -92,16 +91,15 @@ class GistService:
         resume_asset_id: str | None = None,
         request_key: str | None = None,
     ) -> str:
-        """Create the asset. `request_key` goes into the asset's user_metadata so that a
-        process killed between the POST and saving its answer can find the asset again
+        """Create the asset. The client stores `request_key` in the asset's user_metadata, so
+        that a process killed between the POST and saving its answer can find the asset again
         (`find_asset`) instead of paying for a second one."""
-        metadata = {REQUEST_KEY: request_key} if request_key else None
         if source.url is not None:
             asset = await self._client.create_asset_from_url(
                 source.url,
                 filename=source.filename,
                 enable_thumbnail=True,
-                user_metadata=metadata,
+                request_key=request_key,
             )
             return asset.id
         assert source.path is not None
@@ -109,7 +107,7 @@ class GistService:
             source.path,
             filename=source.filename or source.path.name,
             enable_thumbnail=True,
-            user_metadata=metadata,
+            request_key=request_key,
             progress=on_bytes,
             on_multipart_started=on_multipart_started,
             resume_upload_id=resume_upload_id,
@@ -119,13 +117,9 @@ class GistService:
 
     async def find_asset(self, request_key: str, filename: str | None) -> str | None:
         """The asset an earlier, interrupted create_asset() made for this request, if any."""
-        for asset in await self._client.list_assets(filename=filename):
-            # A multipart session can't be resumed from the asset alone: start afresh then.
-            if (asset.user_metadata or {}).get(REQUEST_KEY) == request_key and (
-                asset.method != "multipart"
-            ):
-                return asset.id
-        return None
+        # Multipart assets are left out: a session can't be resumed from its asset alone.
+        asset = await self._client.find_asset(request_key, filename)
+        return asset.id if asset is not None else None
 
     # -- step 2: wait until the asset is ready -----------------------------------------
     async def wait_for_asset(self, asset_id: str) -> VideoInfo:

@@ -5,7 +5,8 @@ template* (never a full URL: presigned upload URLs carry signatures), the status
 `code` and `message`. Never the API key, never request or response headers.
 
 `exc.transient` tells a failure worth retrying later (rate limits, 5xx, transport trouble, a
-polling deadline) from a permanent one (bad input, auth, missing resource, a failed asset).
+polling deadline, a create that failed ambiguously and was looked up but not found) from a
+permanent one (bad input, auth, missing resource, a failed asset, a wrong base URL).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "AssetFailed",
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
     "IndexingFailed",
     "InvalidResponse",
     "NotFoundError",
@@ -44,6 +46,11 @@ TRANSIENT_CODES = frozenset(
 )
 
 _MAX_MESSAGE_CHARS = 500
+
+# Path templates without a path parameter whose definition (July 2026) still documents a 404:
+# a resource named in the body is missing. A 404 on any other such template means the URL is
+# wrong, not the resource.
+_BODY_RESOURCE_404 = frozenset({"/analyze", "/analyze/batches"})
 
 
 class TwelveLabsError(Exception):
@@ -90,12 +97,14 @@ class APIStatusError(TwelveLabsError):
         path: str | None = None,
         docs_url: str | None = None,
         details: Any = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.status_code = status_code
         self.code = code
         self.docs_url = docs_url
         self.details = details
+        self.retry_after_s = retry_after_s  # from Retry-After / X-Ratelimit-Reset, when sent
 
     @property
     def transient(self) -> bool:
@@ -127,12 +136,20 @@ class NotFoundError(APIStatusError):
     """404: no such resource."""
 
 
+class ConfigurationError(APIStatusError):
+    """404 on an endpoint that cannot be missing (`GET /assets`, `POST /indexes`…).
+
+    Those paths name no resource, so the base URL must be wrong: most often it lacks the
+    `/v1.3` version prefix. Retrying never helps.
+    """
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
 class RateLimitedError(APIStatusError):
     """429, after the client's own retries ran out."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after_s = retry_after_s
 
 
 class ServerError(APIStatusError):
@@ -209,7 +226,26 @@ class InvalidResponse(TwelveLabsError):
 
 
 class UploadFailed(TwelveLabsError):
-    """A multipart upload could not be completed (session failed/expired, missing ETag…)."""
+    """A multipart upload could not be completed (session failed/expired, missing ETag…).
+
+    `transient` is set by the raiser: chunks the server still lacks after the repair rounds may
+    arrive on a later try; a session whose geometry makes no sense will not get better.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self._upload_transient = transient
+
+    @property
+    def transient(self) -> bool:
+        return self._upload_transient
 
 
 def _truncate(text: str) -> str:
@@ -282,7 +318,13 @@ def error_from_response(
             if code:
                 code = code.replace(secret, "***")
     cls: type[APIStatusError]
-    if status_code in _STATUS_CLASSES:
+    if status_code == 404 and "{" not in path and path not in _BODY_RESOURCE_404:
+        cls = ConfigurationError
+        message = (
+            f"no such endpoint at this base URL ({message}); check TWELVELABS_BASE_URL: "
+            "it must include the API version, e.g. https://api.twelvelabs.io/v1.3"
+        )
+    elif status_code in _STATUS_CLASSES:
         cls = _STATUS_CLASSES[status_code]
     elif status_code >= 500:
         cls = ServerError
@@ -295,9 +337,8 @@ def error_from_response(
         "path": path,
         "docs_url": docs_url,
         "details": details,
+        "retry_after_s": retry_after_s,
     }
-    if cls is RateLimitedError:
-        return RateLimitedError(message, retry_after_s=retry_after_s, **kw)
     return cls(message, **kw)
 
 

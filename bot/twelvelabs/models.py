@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -25,11 +25,15 @@ __all__ = [
     "UPLOAD_SESSION_TERMINAL",
     "AnalysisResult",
     "AnalysisTask",
+    "AnalysisTaskList",
     "AnalysisTaskRef",
     "AnalysisTaskStatus",
     "AnalyzeResult",
     "Asset",
     "AssetDetail",
+    "AssetIndexEntry",
+    "AssetIndexList",
+    "AssetList",
     "AssetStatus",
     "ChunkReport",
     "ErrorInfo",
@@ -39,6 +43,7 @@ __all__ = [
     "IndexedAsset",
     "IndexedAssetRef",
     "IndexedAssetStatus",
+    "Listing",
     "MultipartUpload",
     "PageInfo",
     "PresignedUrl",
@@ -132,6 +137,20 @@ class PageInfo(_Model):
     page: int | None = None
     total_page: int | None = None
     total_results: int | None = None
+
+
+T = TypeVar("T")
+
+
+class Listing(_Model, Generic[T]):
+    """One page of a `GET` listing: `{data: [...], page_info: {...}}`."""
+
+    data: list[T] = Field(default_factory=list)
+    page_info: PageInfo | None = None
+
+    def is_last_page(self, page: int) -> bool:
+        info = self.page_info
+        return not self.data or info is None or info.total_page is None or page >= info.total_page
 
 
 # ---------------------------------------------------------------------------- assets
@@ -269,9 +288,8 @@ class UploadSummary(_Model):
     expires_at: str | None = None
 
 
-class UploadList(_Model):
-    data: list[UploadSummary] = Field(default_factory=list)
-    page_info: PageInfo | None = None
+class UploadList(Listing[UploadSummary]):
+    """`GET /assets/multipart-uploads` (one page)."""
 
 
 # ---------------------------------------------------------------------------- indexes
@@ -294,18 +312,12 @@ class Index(_Model):
     addons: list[str] = Field(default_factory=list)
 
 
-class AssetList(_Model):
+class AssetList(Listing[Asset]):
     """`GET /assets` (one page)."""
 
-    data: list[Asset] = Field(default_factory=list)
-    page_info: PageInfo | None = None
 
-
-class IndexList(_Model):
+class IndexList(Listing[Index]):
     """`GET /indexes` (one page)."""
-
-    data: list[Index] = Field(default_factory=list)
-    page_info: PageInfo | None = None
 
 
 class IndexedAssetRef(_Model):
@@ -313,6 +325,22 @@ class IndexedAssetRef(_Model):
 
     id: str = _id_field()
     asset_id: str | None = None
+
+
+class IndexRef(_Model):
+    id: str | None = Field(default=None, validation_alias=AliasChoices("_id", "id"))
+    name: str | None = None
+
+
+class AssetIndexEntry(_Model):
+    """One item of `GET /assets/{asset_id}/indexed-assets`: an indexed asset and its index."""
+
+    id: str = _id_field()
+    index: IndexRef | None = None
+
+
+class AssetIndexList(Listing[AssetIndexEntry]):
+    """`GET /assets/{asset_id}/indexed-assets` (one page)."""
 
 
 class IndexedAssetSystemMetadata(_Model):
@@ -386,6 +414,10 @@ class AnalysisTask(_Model):
     @property
     def error_message(self) -> str | None:
         return self.error.message if self.error else None
+
+
+class AnalysisTaskList(Listing[AnalysisTask]):
+    """`GET /analyze/tasks` (one page, newest first)."""
 
 
 class AnalyzeResult(_Model):

@@ -1,15 +1,14 @@
 """Multipart upload of a large local file (the `/assets/multipart-uploads` API).
 
-- Each chunk's exact byte range is streamed from the file to its presigned URL: at most
-  `concurrency` chunks in flight, each read in small pieces — memory stays bounded whatever the
-  file size. Nothing is copied to disk.
-- `upload_headers` from the session are sent on every PUT, with
-  `Content-Type: application/octet-stream`; presigned URLs never get the API key.
-- Presigned URLs are single-use and expire: more are requested (≤ 50 at a time) when the set in
-  hand does not cover a chunk, when a URL is expired or about to expire, or when a PUT comes
-  back 403.
-- Completed chunks (ETag without quotes as the proof) are reported in batches.
+The chunk work is in `chunks.py`; this module starts, resumes and finishes a session.
+
 - A session can be resumed from its upload id: chunks the server already has are skipped.
+- The session create carries the request key in `user_metadata` and is sent through
+  `creates.create_once`. When its outcome is unknown, the asset it may have made is looked up
+  by that key — but it cannot be resumed: the API gives no way from an asset to its upload
+  session (the session listing names no asset, the asset names no session), and the upload
+  URLs came only in the lost answer. So such an asset is deleted and a fresh session created:
+  one asset remains, and it is the one returned.
 """
 
 from __future__ import annotations
@@ -17,16 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from . import errors, models
-from .formdata import FileBody, FileRange, guess_content_type
+from . import errors, lookups, models
+from .chunks import T_SESSION, MultipartSettings, ProgressCb, UploadRun, strip_etag
+from .creates import create_once
+from .formdata import guess_content_type
 from .retry import RetryMode
 from .session import ApiSession, parse_model
 
@@ -34,33 +31,9 @@ __all__ = ["MultipartSettings", "MultipartUploader", "deduce_chunk_size", "strip
 
 log = logging.getLogger("bot.twelvelabs")
 
-ProgressCb = Callable[[int, int], Awaitable[None]]
 StartedCb = Callable[[str, str], Awaitable[None]]
 
 T_CREATE = "/assets/multipart-uploads"
-T_SESSION = "/assets/multipart-uploads/{upload_id}"
-T_URLS = "/assets/multipart-uploads/{upload_id}/presigned-urls"
-T_PUT = "{upload_url}"  # what logs and counters show for a presigned PUT
-
-MAX_URLS_PER_REQUEST = 50
-_DEFAULT_URL_TTL_S = 3000.0  # when a URL comes without a usable expiry
-
-
-@dataclass(frozen=True)
-class MultipartSettings:
-    concurrency: int = 3  # chunks in flight
-    report_batch_size: int = 10
-    url_refresh_margin_s: float = 120.0  # refresh a URL this long before it expires (≤ ttl/4)
-    max_url_refreshes_per_chunk: int = 3
-    max_repair_rounds: int = 2  # re-upload chunks the server still misses at the end
-    chunk_write_timeout_s: float = 600.0
-
-
-def strip_etag(value: str) -> str:
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"')
 
 
 def deduce_chunk_size(total_size: int, uploaded_size: int, completed: set[int]) -> int | None:
@@ -91,239 +64,6 @@ def deduce_chunk_size(total_size: int, uploaded_size: int, completed: set[int]) 
 def asset_type_for(filename: str) -> str:
     major = guess_content_type(filename).split("/", 1)[0]
     return major if major in ("video", "audio", "image") else "video"
-
-
-@dataclass
-class _Url:
-    url: str
-    fresh_until: float  # event-loop time
-
-
-class _Run:
-    """State of one upload (fresh or resumed)."""
-
-    def __init__(
-        self,
-        uploader: MultipartUploader,
-        path: Path,
-        *,
-        upload_id: str,
-        asset_id: str | None,
-        chunk_size: int,
-        total_chunks: int,
-        total_size: int,
-        upload_headers: dict[str, str] | None,
-        progress: ProgressCb | None,
-    ) -> None:
-        self.u = uploader
-        self.session = uploader.session
-        self.settings = uploader.settings
-        self.path = path
-        self.upload_id = upload_id
-        self.asset_id = asset_id
-        self.chunk_size = chunk_size
-        self.total_chunks = total_chunks
-        self.total_size = total_size
-        self.put_headers = {"Content-Type": "application/octet-stream"}
-        for name, value in (upload_headers or {}).items():
-            if name.lower() not in ("content-length", "host", "transfer-encoding"):
-                self.put_headers[name] = value
-        self.progress = progress
-        self.urls: dict[int, _Url] = {}
-        self.url_lock = asyncio.Lock()
-        self.report_lock = asyncio.Lock()
-        self.pending_reports: list[dict[str, Any]] = []
-        self.last_report: models.ChunkReport | None = None
-        self.done_bytes = 0
-        self.inflight: dict[int, int] = {}
-        self.reported_bytes = -1
-
-    # ------------------------------------------------------------------ geometry
-
-    def chunk_length(self, index: int) -> int:
-        offset = (index - 1) * self.chunk_size
-        return max(0, min(self.chunk_size, self.total_size - offset))
-
-    # ------------------------------------------------------------------ progress
-
-    async def emit(self) -> None:
-        if self.progress is None:
-            return
-        value = min(self.total_size, self.done_bytes + sum(self.inflight.values()))
-        if value > self.reported_bytes:
-            self.reported_bytes = value
-            await self.progress(value, self.total_size)
-
-    # ------------------------------------------------------------------ URLs
-
-    def store_urls(self, urls: list[models.PresignedUrl]) -> None:
-        now = asyncio.get_running_loop().time()
-        wall = time.time()
-        for item in urls:
-            expires = item.expires_at_utc()
-            if expires is None:
-                fresh_until = now + _DEFAULT_URL_TTL_S
-            else:
-                ttl = expires.timestamp() - wall
-                margin = min(self.settings.url_refresh_margin_s, max(ttl, 0.0) / 4)
-                fresh_until = now + ttl - margin
-            self.urls[item.chunk_index] = _Url(item.url, fresh_until)
-
-    def _take_fresh(self, index: int, *, any_age: bool = False) -> str | None:
-        entry = self.urls.get(index)
-        if entry is None:
-            return None
-        if not any_age and asyncio.get_running_loop().time() >= entry.fresh_until:
-            return None
-        del self.urls[index]  # single use
-        return entry.url
-
-    async def url_for(self, index: int) -> str:
-        url = self._take_fresh(index)
-        if url is not None:
-            return url
-        async with self.url_lock:
-            url = self._take_fresh(index)
-            if url is not None:
-                return url
-            await self.fetch_urls(index)
-            # Use what was just issued even if our clock says it is stale (clock skew); a 403
-            # brings us back here.
-            url = self._take_fresh(index, any_age=True)
-        if url is None:
-            raise errors.UploadFailed(
-                f"no upload URL issued for chunk {index}", method="POST", path=T_URLS
-            )
-        return url
-
-    async def fetch_urls(self, start: int) -> None:
-        count = min(MAX_URLS_PER_REQUEST, self.total_chunks - start + 1)
-        response = await self.session.request(
-            "POST",
-            T_URLS,
-            path_params={"upload_id": self.upload_id},
-            json={"start": start, "count": count},
-            mode=RetryMode.IDEMPOTENT,
-        )
-        issued = parse_model(models.PresignedUrls, response, method="POST", path=T_URLS)
-        self.store_urls(issued.upload_urls)
-
-    # ------------------------------------------------------------------ chunks
-
-    async def upload_chunk(self, index: int) -> None:
-        length = self.chunk_length(index)
-        body = FileBody(FileRange(self.path, (index - 1) * self.chunk_size, length))
-        timeout = httpx.Timeout(
-            self.session.timeout.connect,
-            read=self.session.timeout.read,
-            write=self.settings.chunk_write_timeout_s,
-            pool=self.session.timeout.pool,
-        )
-
-        async def on_bytes(sent: int) -> None:
-            self.inflight[index] = sent
-            await self.emit()
-
-        refreshes = 0
-        while True:
-            url = await self.url_for(index)
-            self.inflight[index] = 0
-            try:
-                response = await self.session.request(
-                    "PUT",
-                    T_PUT,
-                    url=url,
-                    auth=False,
-                    body=body,
-                    headers=self.put_headers,
-                    mode=RetryMode.IDEMPOTENT,
-                    http_timeout=timeout,
-                    on_attempt_bytes=on_bytes,
-                )
-            except errors.PermissionDeniedError:
-                # Expired (or already used) presigned URL: get a new one.
-                self.inflight.pop(index, None)
-                if refreshes >= self.settings.max_url_refreshes_per_chunk:
-                    raise
-                refreshes += 1
-                log.info("TwelveLabs upload URL for chunk %d refused (403); refreshing", index)
-                continue
-            except BaseException:
-                self.inflight.pop(index, None)
-                raise
-            break
-        etag = response.headers.get("ETag")
-        self.inflight.pop(index, None)
-        if not etag:
-            raise errors.UploadFailed(
-                f"upload of chunk {index} returned no ETag", method="PUT", path=T_PUT
-            )
-        self.done_bytes += length
-        await self.emit()
-        await self.queue_report(
-            {
-                "chunk_index": index,
-                "proof": strip_etag(etag),
-                "proof_type": "etag",
-                "chunk_size": length,
-            }
-        )
-
-    # ------------------------------------------------------------------ reports
-
-    async def queue_report(self, entry: dict[str, Any]) -> None:
-        self.pending_reports.append(entry)
-        if len(self.pending_reports) >= self.settings.report_batch_size:
-            await self.flush_reports()
-
-    async def flush_reports(self) -> None:
-        async with self.report_lock:
-            batch, self.pending_reports = self.pending_reports, []
-            if not batch:
-                return
-            batch.sort(key=lambda e: int(e["chunk_index"]))
-            response = await self.session.request(
-                "POST",
-                T_SESSION,
-                path_params={"upload_id": self.upload_id},
-                json={"completed_chunks": batch},
-                mode=RetryMode.IDEMPOTENT,  # duplicate reports are ignored by the server
-            )
-            report = parse_model(models.ChunkReport, response, method="POST", path=T_SESSION)
-            self.last_report = report
-            if report.asset_id:
-                self.asset_id = report.asset_id
-
-    # ------------------------------------------------------------------ driving
-
-    async def upload_chunks(self, indices: list[int]) -> None:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for index in indices:
-            queue.put_nowait(index)
-
-        async def worker() -> None:
-            while True:
-                try:
-                    index = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                await self.upload_chunk(index)
-
-        workers = [
-            asyncio.create_task(worker())
-            for _ in range(max(1, min(self.settings.concurrency, len(indices))))
-        ]
-        try:
-            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                exc = task.exception()
-                if exc is not None:
-                    raise exc
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-        await self.flush_reports()
 
 
 class MultipartUploader:
@@ -361,23 +101,13 @@ class MultipartUploader:
 
     async def _chunk_size_from_listing(self, upload_id: str) -> int | None:
         """Find the session in `GET /assets/multipart-uploads` (unfinished sessions)."""
-        for page in range(1, 21):
-            response = await self.session.request(
-                "GET",
-                T_CREATE,
-                params={"page": page, "page_limit": 50},
-                mode=RetryMode.IDEMPOTENT,
-            )
-            listing = parse_model(models.UploadList, response, method="GET", path=T_CREATE)
-            for item in listing.data:
-                if item.upload_id == upload_id and item.chunk_size:
-                    return item.chunk_size
-            info = listing.page_info
-            if not listing.data or info is None or info.total_page is None:
-                return None
-            if page >= info.total_page:
-                return None
-        return None
+        item = await lookups.find_item(
+            self.session,
+            T_CREATE,
+            models.UploadList,
+            lambda u: u.upload_id == upload_id and bool(u.chunk_size),
+        )
+        return item.chunk_size if item is not None else None
 
     async def upload(
         self,
@@ -385,6 +115,7 @@ class MultipartUploader:
         *,
         filename: str,
         enable_thumbnail: bool,
+        request_key: str,
         user_metadata: dict[str, Any] | None = None,
         progress: ProgressCb | None = None,
         on_started: StartedCb | None = None,
@@ -392,10 +123,12 @@ class MultipartUploader:
         resume_asset_id: str | None = None,
         resume_chunk_size: int | None = None,
     ) -> models.Asset:
+        """Upload `path` (or continue `resume_upload_id`); `user_metadata` must already carry
+        `request_key`, which finds the asset of a session create whose answer was lost."""
         total_size = (await asyncio.to_thread(path.stat)).st_size
         if total_size <= 0:
             raise ValueError(f"{path.name} is empty")
-        run: _Run | None = None
+        run: UploadRun | None = None
         completed: set[int] = set()
         if resume_upload_id:
             resumed = await self._resume(
@@ -418,10 +151,26 @@ class MultipartUploader:
                 total_size,
                 filename=filename,
                 enable_thumbnail=enable_thumbnail,
+                request_key=request_key,
                 user_metadata=user_metadata,
                 progress=progress,
                 on_started=on_started,
             )
+        await self._send_all(run, completed)
+        run.done_bytes = total_size
+        run.inflight.clear()
+        await run.emit()
+        return models.Asset.model_validate(
+            {
+                "_id": run.asset_id,
+                "method": "multipart",
+                "status": "processing",
+                "filename": filename,
+            }
+        )
+
+    async def _send_all(self, run: UploadRun, completed: set[int]) -> None:
+        """Send every chunk not in `completed`, then repair what the server still lacks."""
         run.done_bytes = sum(run.chunk_length(i) for i in completed)
         await run.emit()
         todo = [i for i in range(1, run.total_chunks + 1) if i not in completed]
@@ -444,6 +193,7 @@ class MultipartUploader:
                     f"server still misses {len(todo)} of {run.total_chunks} chunks",
                     method="GET",
                     path=T_SESSION,
+                    transient=True,  # the session lives 24 h: a later try may finish it
                 )
             log.warning(
                 "TwelveLabs upload %s: re-sending %d missing chunks", run.upload_id, len(todo)
@@ -455,17 +205,6 @@ class MultipartUploader:
                 method="POST",
                 path=T_SESSION,
             )
-        run.done_bytes = total_size
-        run.inflight.clear()
-        await run.emit()
-        return models.Asset.model_validate(
-            {
-                "_id": run.asset_id,
-                "method": "multipart",
-                "status": "processing",
-                "filename": filename,
-            }
-        )
 
     async def _start(
         self,
@@ -474,10 +213,11 @@ class MultipartUploader:
         *,
         filename: str,
         enable_thumbnail: bool,
+        request_key: str,
         user_metadata: dict[str, Any] | None,
         progress: ProgressCb | None,
         on_started: StartedCb | None,
-    ) -> _Run:
+    ) -> UploadRun:
         payload: dict[str, Any] = {
             "filename": filename,
             "type": asset_type_for(filename),
@@ -486,8 +226,20 @@ class MultipartUploader:
         }
         if user_metadata:
             payload["user_metadata"] = user_metadata
-        response = await self.session.request("POST", T_CREATE, json=payload, mode=RetryMode.CREATE)
-        created = parse_model(models.MultipartUpload, response, method="POST", path=T_CREATE)
+
+        async def create() -> models.MultipartUpload:
+            response = await self.session.request(
+                "POST", T_CREATE, json=payload, mode=RetryMode.CREATE
+            )
+            return parse_model(models.MultipartUpload, response, method="POST", path=T_CREATE)
+
+        async def lookup() -> models.MultipartUpload | None:
+            await self._delete_orphans(request_key, filename)
+            return None  # nothing to resume: create a fresh session
+
+        created = await create_once(
+            self.session, "POST", T_CREATE, create, lookup, what="multipart upload session"
+        )
         if created.chunk_size <= 0 or created.total_chunks != math.ceil(
             total_size / created.chunk_size
         ):
@@ -505,8 +257,9 @@ class MultipartUploader:
         )
         if on_started is not None:
             await on_started(created.upload_id, created.asset_id)
-        run = _Run(
-            self,
+        run = UploadRun(
+            self.session,
+            self.settings,
             path,
             upload_id=created.upload_id,
             asset_id=created.asset_id,
@@ -519,6 +272,25 @@ class MultipartUploader:
         run.store_urls(created.upload_urls)
         return run
 
+    async def _delete_orphans(self, request_key: str, filename: str) -> None:
+        """Delete the unfinished multipart assets made for `request_key` (see the module doc).
+
+        Best effort: an orphan left behind costs nothing but clutter. A `ready` one (an upload
+        that did finish) is left alone.
+        """
+        found = await lookups.assets_for_key(
+            self.session, request_key, filename, methods=("multipart",)
+        )
+        for asset in found:
+            if asset.status == models.AssetStatus.READY:
+                continue
+            try:
+                await lookups.delete_asset(self.session, asset.id)
+            except errors.TwelveLabsError as exc:
+                log.warning("TwelveLabs: could not delete orphan asset %s: %s", asset.id, exc)
+            else:
+                log.info("TwelveLabs: deleted asset %s of a lost upload session", asset.id)
+
     async def _resume(
         self,
         path: Path,
@@ -527,7 +299,7 @@ class MultipartUploader:
         asset_id: str | None,
         chunk_size: int | None,
         progress: ProgressCb | None,
-    ) -> tuple[_Run, set[int]] | models.Asset | None:
+    ) -> tuple[UploadRun, set[int]] | models.Asset | None:
         """A run continuing `upload_id`; its asset when the session is already complete; or
         None when it cannot be resumed (the caller starts afresh)."""
         try:
@@ -570,8 +342,9 @@ class MultipartUploader:
             len(completed),
             total_chunks,
         )
-        run = _Run(
-            self,
+        run = UploadRun(
+            self.session,
+            self.settings,
             path,
             upload_id=upload_id,
             asset_id=asset_id,

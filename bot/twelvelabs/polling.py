@@ -44,16 +44,17 @@ async def poll_until(
     what: str = "resource",
     tolerate_transient: bool = True,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] | None = None,
 ) -> T:
     """Call `fetch` until `status_of(result)` is in `terminal`; return that result.
 
     The first fetch happens at once; then the interval grows from `initial_s` by `factor` up to
     `max_interval_s`. `on_status` is awaited each time the status changes (including the first
-    one seen). Past `timeout_s` (measured on the event loop's clock) raises `PollTimeout`; the
-    last fetch happens at the deadline.
+    one seen). Past `timeout_s` (measured on `clock`, by default the event loop's) raises
+    `PollTimeout`; the last fetch happens at the deadline. Every wait is `await sleep(s)`.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(0.0, timeout_s)
+    now = clock or asyncio.get_running_loop().time
+    deadline = now() + max(0.0, timeout_s)
     interval = max(0.0, initial_s)
     last_status: str | None = None
     while True:
@@ -62,7 +63,7 @@ async def poll_until(
         except errors.TwelveLabsError as exc:
             # The request layer already retried this one; a longer outage should not end a
             # long wait early, so keep polling while the deadline allows. 4xx propagate now.
-            remaining = deadline - loop.time()
+            remaining = deadline - now()
             if not tolerate_transient or not exc.transient or remaining <= 0:
                 raise
             log.warning("TwelveLabs polling %s: %s; still polling", what, type(exc).__name__)
@@ -76,7 +77,7 @@ async def poll_until(
                 await on_status(status)
         if status in terminal:
             return result
-        remaining = deadline - loop.time()
+        remaining = deadline - now()
         if remaining <= 0:
             raise errors.PollTimeout(
                 f"{what} still {status!r} after {timeout_s:g}s", last_status=status

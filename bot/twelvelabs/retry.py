@@ -3,9 +3,10 @@
 - Retryable statuses: 408, 429, 500, 502, 503, 504. Never any other 4xx.
 - Retryable transport errors: connect errors/timeouts, read/write timeouts, pool timeouts,
   remote protocol errors and dropped connections.
-- A non-idempotent *create* (`RetryMode.CREATE`) is retried only when the failure proves
-  nothing was created: a connect error or pool timeout (the request never left) or a 429 (the
-  server rejected it).
+- A *create* (`RetryMode.CREATE`) is sent once by the session; `creates.create_once` retries
+  it. Only a connect error or pool timeout (the request never left) or a 429 (the server
+  rejected it) prove nothing was created (`is_retryable_*` with `CREATE` say exactly that);
+  after any other failure the create is looked up before it is sent again.
 - Delay: exponential backoff with full jitter (`uniform(0, min(max, initial * 2**n))`), unless
   the response says when to come back (`Retry-After` as seconds or an HTTP date, or
   `X-Ratelimit-Reset` as epoch seconds), which wins, capped at `retry_after_max_s`.
@@ -38,7 +39,7 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 class RetryMode(Enum):
     IDEMPOTENT = "idempotent"  # GET, chunk PUT, chunk report, POST with an Idempotency-Key
-    CREATE = "create"  # a POST that creates something and carries no idempotency key
+    CREATE = "create"  # a POST that creates something: sent once, retried by create_once
     NO_READ_RETRY = "no_read_retry"  # idempotent, but a read timeout is not retried (costly)
 
 

@@ -107,7 +107,7 @@ class ApiSession:
         self.policy = policy
         self.timeout = timeout
         self.stats = ClientStats()
-        self._sleep = sleep
+        self.sleep = sleep  # every wait of the client (retries, polling) goes through this
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -165,7 +165,9 @@ class ApiSession:
         still what logs and counters show. `body` is re-opened for every attempt.
         """
         target = url if url is not None else self.url_for(template, path_params)
-        retries_left = self.policy.max_retries
+        # A create is sent once here: `creates.create_once` owns its retries, because an
+        # ambiguous failure must be looked up before the create is repeated.
+        retries = 0 if mode is RetryMode.CREATE else self.policy.max_retries
         retry_number = 0
         key = (method, template)
         while True:
@@ -184,13 +186,11 @@ class ApiSession:
             except httpx.TransportError as exc:
                 if response is not None:
                     await response.aclose()
-                if retries_left > 0 and is_retryable_exception(exc, mode):
-                    delay = self.policy.delay(retry_number, None)
-                    self._log_retry(method, template, type(exc).__name__, retry_number, delay)
-                    retries_left -= 1
+                if retry_number < retries and is_retryable_exception(exc, mode):
+                    await self.pause_before_retry(
+                        method, template, type(exc).__name__, retry_number, None
+                    )
                     retry_number += 1
-                    self.stats.retries[key] += 1
-                    await self._sleep(delay)
                     continue
                 raise self._transport_error(exc, method, template) from exc
             finally:
@@ -198,15 +198,13 @@ class ApiSession:
                     await stream.aclose()
 
             status = response.status_code
-            if retries_left > 0 and is_retryable_status(status, mode):
-                server_delay = parse_server_delay(response.headers)
+            server_delay = parse_server_delay(response.headers)
+            if retry_number < retries and is_retryable_status(status, mode):
                 await self._discard(response)  # free the connection before sleeping
-                delay = self.policy.delay(retry_number, server_delay)
-                self._log_retry(method, template, f"HTTP {status}", retry_number, delay)
-                retries_left -= 1
+                await self.pause_before_retry(
+                    method, template, f"HTTP {status}", retry_number, server_delay
+                )
                 retry_number += 1
-                self.stats.retries[key] += 1
-                await self._sleep(delay)
                 continue
             content = await self._read_error_body(response)
             raise errors.error_from_response(
@@ -214,9 +212,28 @@ class ApiSession:
                 content,
                 method=method,
                 path=template,
-                retry_after_s=parse_server_delay(response.headers),
+                retry_after_s=server_delay,
                 redact=(self._api_key,),
             )
+
+    async def pause_before_retry(
+        self,
+        method: str,
+        template: str,
+        reason: str,
+        retry_number: int,
+        server_delay: float | None,
+    ) -> float:
+        """The one place a retry waits: log it, count it, sleep (injectable). Returns the delay.
+
+        `retry_number` is 0 before the first retry; `server_delay` (Retry-After…) wins over
+        the jittered backoff, capped by the policy.
+        """
+        delay = self.policy.delay(retry_number, server_delay)
+        self._log_retry(method, template, reason, retry_number, delay)
+        self.stats.retries[(method, template)] += 1
+        await self.sleep(delay)
+        return delay
 
     def _open_body(
         self, body: Body | None, on_attempt_bytes: AttemptBytesCb | None

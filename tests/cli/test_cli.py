@@ -102,3 +102,12 @@ def test_missing_key_is_a_config_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 78
     assert "TWELVELABS_API_KEY" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_base_url_without_version_is_a_config_error(fake: FakeTwelveLabs, tmp_path: Path) -> None:
+    video = str(make_video(5.0, directory=tmp_path, name="e.mp4"))
+    done = run_cli(fake, tmp_path, video, TWELVELABS_BASE_URL=fake.origin)  # no /v1.3
+    assert done.returncode == 78
+    assert "TWELVELABS_BASE_URL" in done.stderr and "/v1.3" in done.stderr
+    assert "Traceback" not in done.stderr and KEY not in done.stderr
+    assert [c.status for c in fake.calls] == [404]  # not retried

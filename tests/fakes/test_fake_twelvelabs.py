@@ -269,6 +269,8 @@ def test_official_sdk_drives_every_endpoint(fake: FakeTwelveLabs, tmp_path: Path
             (i := client.indexes.indexed_assets.retrieve(index_id, item_id)).status == "ready" and i
         )
     )
+    by_asset = list(client.indexes.indexed_assets.list_by_asset(asset_id))
+    assert [(e.id, e.index and e.index.id) for e in by_asset] == [(item_id, index_id)]
     assert item.system_metadata and item.system_metadata.duration == pytest.approx(5.0)
     assert client.indexes.retrieve(index_id).video_count == 1
 
@@ -281,6 +283,8 @@ def test_official_sdk_drives_every_endpoint(fake: FakeTwelveLabs, tmp_path: Path
         max_tokens=1024,
     )
     assert task.task_id and task.status == "queued"
+    tasks = client.analyze_async.tasks.list(asset_id=asset_id)
+    assert [t.task_id for t in tasks.data] == [task.task_id]
     done = wait_for(
         lambda: (t := client.analyze_async.tasks.retrieve(task.task_id)).status == "ready" and t
     )
@@ -309,6 +313,11 @@ def test_official_sdk_drives_every_endpoint(fake: FakeTwelveLabs, tmp_path: Path
     )
     assert json.loads(text) == gist
     assert isinstance(events[-1], StreamAnalyzeResponse_StreamEnd)
+
+    # Deleting an asset (forced: an index uses it).
+    client.assets.delete(asset_id, force=True)
+    with pytest.raises(NotFoundError):
+        client.assets.retrieve(asset_id)
 
 
 # ---------------------------------------------------------------------- assets
@@ -702,6 +711,62 @@ def test_idempotency_key_returns_the_same_task(api: httpx.Client, fake: FakeTwel
     assert fake.calls[-1].headers["idempotency-key"] == "gist-456"
 
 
+def test_error_after_carries_out_every_create(api: httpx.Client, fake: FakeTwelveLabs) -> None:
+    for status in (500, 502, 503):
+        fake.add_fault(Fault(method="*", path="*", kind="error-after", status=status))
+        with make_video(5).open("rb") as f:
+            r = api.post("/assets", data={"method": "direct"}, files={"file": ("c.mp4", f)})
+        assert r.status_code == status
+    assert len(fake.assets) == 3 and [c.status for c in fake.calls] == [500, 502, 503]
+    fake.add_fault(Fault(method="POST", path="/assets/multipart-uploads", kind="error-after"))
+    r = api.post(
+        "/assets/multipart-uploads", json={"filename": "b.mp4", "type": "video", "total_size": 9}
+    )
+    assert r.status_code == 502 and len(fake.uploads) == 1
+
+
+def test_task_listing_filters(api: httpx.Client, fake: FakeTwelveLabs) -> None:
+    first, second = upload(api, make_video(5)), upload(api, make_video(6))
+    wait_asset(api, first)
+    wait_asset(api, second)
+    ids = [
+        api.post("/analyze/tasks", json=analysis(a, custom_id=f"c{n}")).json()["task_id"]
+        for n, a in enumerate((first, first, second))
+    ]
+    listed = api.get("/analyze/tasks", params={"asset_id": first}).json()
+    assert [t["task_id"] for t in listed["data"]] == [ids[1], ids[0]]  # newest first
+    assert [t["custom_id"] for t in listed["data"]] == ["c1", "c0"]
+    assert listed["page_info"]["total_results"] == 2
+    assert len(api.get("/analyze/tasks").json()["data"]) == 3
+    page = api.get("/analyze/tasks", params={"page_limit": 1, "page": 3}).json()
+    assert [t["task_id"] for t in page["data"]] == [ids[0]]
+    assert api.get("/analyze/tasks", params={"status": "failed"}).json()["data"] == []
+    assert api.get("/analyze/tasks", params={"analysis_mode": "general"}).json()["data"]
+
+
+def test_asset_indexes_listing_and_delete(api: httpx.Client, fake: FakeTwelveLabs) -> None:
+    models = [{"model_name": "marengo3.0", "model_options": ["visual"]}]
+    index_id = api.post("/indexes", json={"index_name": "i", "models": models}).json()["_id"]
+    asset_id = upload(api, make_video(5))
+    wait_asset(api, asset_id)
+    assert api.get(f"/assets/{asset_id}/indexed-assets").json()["data"] == []
+    item = api.post(f"/indexes/{index_id}/indexed-assets", json={"asset_id": asset_id}).json()
+    listed = api.get(f"/assets/{asset_id}/indexed-assets").json()
+    assert listed["data"] == [{"_id": item["_id"], "index": {"_id": index_id, "name": "i"}}]
+    assert api.get("/assets/nope/indexed-assets").status_code == 404
+
+    in_use = api.delete(f"/assets/{asset_id}")
+    assert in_use.status_code == 409 and asset_id in fake.assets
+    assert api.delete(f"/assets/{asset_id}", params={"force": "true"}).status_code == 200
+    assert asset_id not in fake.assets and not fake.indexed_assets
+    assert api.delete(f"/assets/{asset_id}").status_code == 404
+    session = api.post(
+        "/assets/multipart-uploads", json={"filename": "b.mp4", "type": "video", "total_size": 9}
+    ).json()
+    assert api.delete(f"/assets/{session['asset_id']}").status_code == 200
+    assert fake.uploads[session["upload_id"]].status == "failed"  # its asset is gone
+
+
 def test_result_follows_the_schema_and_the_knobs(api: httpx.Client, fake: FakeTwelveLabs) -> None:
     asset_id = upload(api, make_video(5, name="product launch.mp4"))
     wait_asset(api, asset_id)
@@ -817,6 +882,19 @@ def test_faults(api: httpx.Client, fake: FakeTwelveLabs) -> None:
     with pytest.raises(httpx.TransportError):
         api.post("/indexes", json={"index_name": "a", "models": models})
     assert [i.index_name for i in fake.indexes.values()] == ["a"]
+
+    fake.add_fault(Fault(method="POST", path="/indexes", kind="error-after"))
+    done_but_502 = api.post("/indexes", json={"index_name": "b", "models": models})
+    assert done_but_502.status_code == 502 and "Bad Gateway" in done_but_502.text
+    assert sorted(i.index_name for i in fake.indexes.values()) == ["a", "b"]  # carried out
+    assert fake.calls[-1].status == 502
+
+    fake.add_fault(Fault(method="POST", path="/analyze/tasks", kind="error-after", status=503))
+    nested_503 = api.post("/analyze/tasks", json={})  # invalid: the handler's answer is lost
+    assert nested_503.status_code == 503
+    assert nested_503.json()["error"]["code"] == "service_unavailable"
+    with pytest.raises(ValueError):
+        Fault(method="POST", path="*", kind="error-after", status=404)
 
     fake.add_fault(Fault(method="GET", path="/indexes/{id}", kind="delay", delay_s=0.3))
     started = time.monotonic()

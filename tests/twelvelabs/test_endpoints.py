@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.twelvelabs import TwelveLabsClient, errors, models
+from bot.twelvelabs.lookups import REQUEST_KEY
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
-from tests.twelvelabs.conftest import make_client
+from tests.twelvelabs.conftest import API_KEY, Sleeps, VirtualClock, make_client
 from tests.videos import make_video
 
 SCHEMA = {
@@ -54,12 +55,15 @@ async def test_direct_upload_streams_file_and_reports_progress(
     assert seen[-1] == (size, size)
     assert [d for d, _ in seen] == sorted({d for d, _ in seen})  # strictly increasing
     call = next(c for c in fake.calls if c.template == "/assets")
+    metadata = json.loads(call.body.pop("user_metadata"))
     assert call.body == {
         "method": "direct",
         "filename": "demo clip.mp4",
         "enable_thumbnail": "true",
         "file": size,
     }
+    # Without a request key the client makes one: every create can be looked up.
+    assert list(metadata) == [REQUEST_KEY] and len(metadata[REQUEST_KEY]) == 32
     assert call.headers["content-length"] == str(int(call.headers["content-length"]))
     assert "transfer-encoding" not in call.headers
 
@@ -90,15 +94,18 @@ async def test_asset_from_url_with_metadata(
     port = runner.addresses[0][1]
     try:
         asset = await client.create_asset_from_url(
-            f"http://127.0.0.1:{port}/v.mp4", user_metadata={"channel": "C1", "n": 2}
+            f"http://127.0.0.1:{port}/v.mp4",
+            user_metadata={"channel": "C1", "n": 2},
+            request_key="job-7",
         )
         assert asset.method == "url" and asset.filename == "v.mp4"
-        assert asset.user_metadata == {"channel": "C1", "n": 2}
+        assert asset.user_metadata == {"channel": "C1", "n": 2, REQUEST_KEY: "job-7"}
         detail = await client.wait_for_asset(asset.id, timeout_s=10)
         assert detail.status == "ready"
         assert fake.assets[asset.id].sha256 == sha256(video)
         call = next(c for c in fake.calls if c.template == "/assets")
         assert call.body["method"] == "url" and json.loads(call.body["user_metadata"])["n"] == 2
+        assert call.body["filename"] == "v.mp4"  # sent, so a look-up can filter on it
     finally:
         await runner.cleanup()
 
@@ -122,18 +129,18 @@ async def test_get_missing_asset_is_not_found_without_retries(
     assert fake.count("GET", "/assets/{id}") == 1
 
 
-async def test_polling_deadline(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
-) -> None:
+async def test_polling_deadline(fake: FakeTwelveLabs, video: Path) -> None:
     fake.configure(asset_processing_s=5.0)
-    asset = await client.upload_asset_file(video)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    with pytest.raises(errors.PollTimeout) as info:
-        await client.wait_for_asset(asset.id, timeout_s=0.3)
-    assert 0.3 <= loop.time() - started < 2.0
+    clock = VirtualClock()
+    async with make_client(fake, sleep=clock.sleep, clock=clock.time) as client:
+        asset = await client.upload_asset_file(video)
+        with pytest.raises(errors.PollTimeout) as info:
+            await client.wait_for_asset(asset.id, timeout_s=0.3)
+    # Intervals grow 0.02 ×1.5 up to 0.05; the last wait ends exactly at the deadline.
+    assert clock.delays == pytest.approx([0.02, 0.03, 0.045] + [0.05] * 4 + [0.005])
+    assert clock.now == pytest.approx(0.3)
     assert info.value.last_status == "processing" and info.value.transient
-    assert fake.count("GET", "/assets/{id}") >= 3
+    assert fake.count("GET", "/assets/{id}") == len(clock.delays) + 1  # one at the deadline
 
 
 async def test_unknown_status_keeps_polling(
@@ -300,9 +307,39 @@ async def test_list_assets_filters_by_filename_and_returns_user_metadata(
     fake: FakeTwelveLabs, client: TwelveLabsClient, tmp_path: Path
 ) -> None:
     video = make_video(5.0, directory=tmp_path, name="listed-clip.mp4")
-    first = await client.upload_asset_file(video, user_metadata={"gistbot_request": "job1"})
+    first = await client.upload_asset_file(video, request_key="job1")
     await client.upload_asset_file(make_video(5.0, directory=tmp_path, name="other.mp4"))
     listed = await client.list_assets(filename="listed-clip")
     assert [a.id for a in listed] == [first.id]
-    assert listed[0].user_metadata == {"gistbot_request": "job1"}
+    assert listed[0].user_metadata == {REQUEST_KEY: "job1"}
     assert len(await client.list_assets()) == 2
+    found = await client.find_asset("job1", "listed-clip.mp4")
+    assert found is not None and found.id == first.id
+    assert await client.find_asset("job1", "other.mp4") is None
+    assert (await client.find_asset("job1")) == found  # no filename: the newest assets
+    assert await client.find_asset("job2") is None
+
+
+async def test_delete_asset(client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path) -> None:
+    asset = await client.upload_asset_file(video)
+    await client.delete_asset(asset.id)
+    assert asset.id not in fake.assets
+    await client.delete_asset(asset.id)  # already gone: fine
+    assert [c.status for c in fake.calls if c.method == "DELETE"] == [200, 404]
+
+
+async def test_base_url_without_version_is_a_configuration_error(fake: FakeTwelveLabs) -> None:
+    # The fake serves the API under /v1.3 only, like the real one.
+    unversioned = TwelveLabsClient(API_KEY, fake.origin, max_retries=2, sleep=Sleeps())
+    async with unversioned:
+        with pytest.raises(errors.ConfigurationError) as info:
+            await unversioned.list_assets()
+        with pytest.raises(errors.ConfigurationError):
+            await unversioned.find_or_create_index("x")
+        # a missing *resource* stays a NotFoundError
+        with pytest.raises(errors.NotFoundError) as missing:
+            await unversioned.get_asset("a1")
+    assert info.value.permanent and info.value.status_code == 404
+    assert "TWELVELABS_BASE_URL" in str(info.value) and "/v1.3" in str(info.value)
+    assert not isinstance(missing.value, errors.ConfigurationError)
+    assert unversioned.stats.total_retries == 0

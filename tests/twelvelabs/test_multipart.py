@@ -9,7 +9,7 @@ import pytest
 
 from bot.twelvelabs import MultipartSettings, TwelveLabsClient, errors
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
-from tests.twelvelabs.conftest import make_client
+from tests.twelvelabs.conftest import Sleeps, make_client
 from tests.twelvelabs.test_endpoints import file_size, sha256
 from tests.videos import make_padded_video
 
@@ -55,7 +55,7 @@ async def test_multipart_upload_streams_chunks_and_reports_in_batches(
     rec = Recorder()
     async with multipart_client(fake) as client:
         asset = await client.upload_asset_file(
-            big, progress=rec.on_progress, on_multipart_started=rec.on_started
+            big, progress=rec.on_progress, on_multipart_started=rec.on_started, request_key="j1"
         )
         detail = await client.wait_for_asset(asset.id, timeout_s=10)
     total = file_size(big)
@@ -70,6 +70,7 @@ async def test_multipart_upload_streams_chunks_and_reports_in_batches(
         "type": "video",
         "total_size": total,
         "enable_thumbnail": True,
+        "user_metadata": {"gistbot_request": "j1"},  # the key that finds a lost session's asset
     }
     # progress: by bytes, never backwards, ends at the total
     dones = [d for d, _ in rec.progress]
@@ -141,11 +142,13 @@ async def test_refused_url_403_is_replaced(fake: FakeTwelveLabs, big: Path) -> N
 
 
 async def test_chunk_put_5xx_is_retried(fake: FakeTwelveLabs, big: Path) -> None:
-    fake.add_fault(Fault(method="PUT", path=PUT, kind="503", times=3))
-    async with multipart_client(fake) as client:
+    fake.add_fault(Fault(method="PUT", path=PUT, kind="503", retry_after="7", times=3))
+    sleeps = Sleeps()
+    async with multipart_client(fake, sleep=sleeps) as client:
         asset = await client.upload_asset_file(big)
-        await client.wait_for_asset(asset.id, timeout_s=10)
         assert client.stats.retries[("PUT", "{upload_url}")] == 3
+        assert sleeps.delays == [7.0] * 3  # the chunk retries wait through the injected sleep
+        await client.wait_for_asset(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(big)
 
 

@@ -1,10 +1,13 @@
-"""Retry rules over real sockets: what is retried, how long it waits, what is never repeated."""
+"""Retry rules over real sockets: what is retried, how long it waits, what is never repeated.
+
+Waits are asserted as the delays the client asked its (recording) sleep for, not as time.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
+import random
 import socket
 import time
 from pathlib import Path
@@ -13,8 +16,9 @@ import httpx
 import pytest
 
 from bot.twelvelabs import TwelveLabsClient, errors
+from bot.twelvelabs.lookups import REQUEST_KEY
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
-from tests.twelvelabs.conftest import API_KEY, make_client
+from tests.twelvelabs.conftest import API_KEY, Sleeps, make_client
 from tests.twelvelabs.test_endpoints import SCHEMA, file_size, ready_asset, sha256
 
 ASSET = "/assets/{id}"  # the fake's template names
@@ -24,59 +28,70 @@ async def uploaded(client: TwelveLabsClient, video: Path) -> str:
     return (await client.upload_asset_file(video)).id
 
 
-async def timed_get(client: TwelveLabsClient, asset_id: str) -> float:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await client.get_asset(asset_id)
-    return loop.time() - started
+def full_jitter_bounds(count: int, initial: float = 0.01, ceiling: float = 0.05) -> list[float]:
+    """The upper bound of each backoff: uniform(0, min(max, initial * 2**n)) (conftest)."""
+    return [min(ceiling, initial * 2**n) for n in range(count)]
 
 
 async def test_429_with_retry_after_seconds_is_honoured(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
-    fake.add_fault(Fault(method="GET", path=ASSET, kind="429", retry_after="1"))
-    elapsed = await timed_get(client, asset_id)
-    assert 0.95 <= elapsed < 3.0  # the tiny test backoff alone would be ~0.01 s
+    fake.add_fault(Fault(method="GET", path=ASSET, kind="429", retry_after="2"))
+    await client.get_asset(asset_id)
+    assert sleeps.delays == [2.0]  # the tiny test backoff alone would be ≤ 0.01 s
     assert fake.count("GET", ASSET) == 2
     assert client.stats.retries[("GET", "/assets/{asset_id}")] == 1
 
 
 async def test_429_with_retry_after_http_date(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
-    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds
     fake.add_fault(Fault(method="GET", path=ASSET, kind="429", retry_after=when))
-    elapsed = await timed_get(client, asset_id)
-    assert 0.9 <= elapsed < 3.5
+    await client.get_asset(asset_id)
+    [delay] = sleeps.delays
+    assert 0.9 <= delay <= 2.0
     assert fake.count("GET", ASSET) == 2
 
 
 async def test_429_with_ratelimit_reset(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
     fake.add_fault(
         Fault(method="GET", path=ASSET, kind="429-empty", ratelimit_reset=time.time() + 1)
     )
-    elapsed = await timed_get(client, asset_id)
-    assert 0.9 <= elapsed < 3.5
+    await client.get_asset(asset_id)
+    [delay] = sleeps.delays  # the header is a whole epoch second: 1–2 s from now
+    assert 0.9 <= delay <= 2.0
     assert fake.count("GET", ASSET) == 2
 
 
-async def test_empty_429_without_headers_uses_backoff(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+async def test_503_with_retry_after_is_honoured(
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
-    fake.add_fault(Fault(method="GET", path=ASSET, kind="429-empty", times=3))
-    elapsed = await timed_get(client, asset_id)
-    assert elapsed < 1.0
+    fake.add_fault(Fault(method="GET", path=ASSET, kind="503", retry_after="3"))
+    await client.get_asset(asset_id)
+    assert sleeps.delays == [3.0]
+
+
+async def test_empty_429_without_headers_uses_backoff(
+    fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
+) -> None:
+    async with make_client(fake, sleep=sleeps, rng=random.Random(7).uniform) as client:
+        asset_id = await uploaded(client, video)
+        fake.add_fault(Fault(method="GET", path=ASSET, kind="429-empty", times=3))
+        await client.get_asset(asset_id)
+    same = random.Random(7)
+    assert sleeps.delays == [same.uniform(0.0, hi) for hi in full_jitter_bounds(3)]
     assert fake.count("GET", ASSET) == 4
 
 
 async def test_429_retries_exhausted_gives_rate_limited_error(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
     fake.add_fault(Fault(method="GET", path=ASSET, kind="429-empty", times=20, retry_after="0"))
@@ -85,17 +100,19 @@ async def test_429_retries_exhausted_gives_rate_limited_error(
     assert info.value.status_code == 429 and info.value.transient
     assert info.value.retry_after_s == 0.0
     assert fake.count("GET", ASSET) == 5  # 1 + max_retries (4)
+    assert sleeps.delays == [0.0] * 4
 
 
-async def test_retry_after_is_capped(fake: FakeTwelveLabs, video: Path) -> None:
-    async with make_client(fake, retry_after_max_s=0.2) as client:
+async def test_retry_after_is_capped(fake: FakeTwelveLabs, video: Path, sleeps: Sleeps) -> None:
+    async with make_client(fake, retry_after_max_s=0.2, sleep=sleeps) as client:
         asset_id = await uploaded(client, video)
         fake.add_fault(Fault(method="GET", path=ASSET, kind="429", retry_after="3600"))
-        assert await timed_get(client, asset_id) < 1.0
+        await client.get_asset(asset_id)
+    assert sleeps.delays == [0.2]
 
 
 async def test_5xx_storm_then_success(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     asset_id = await uploaded(client, video)
     for kind in ("500", "502", "503", "504"):
@@ -105,6 +122,8 @@ async def test_5xx_storm_then_success(
     statuses = [c.status for c in fake.calls if c.template == ASSET]
     assert statuses == [500, 502, 503, 504, 200]
     assert client.stats.total_retries == 4
+    assert len(sleeps.delays) == 4  # full jitter: anywhere from 0 up to the doubling ceiling
+    assert all(0.0 <= d <= hi for d, hi in zip(sleeps.delays, full_jitter_bounds(4), strict=True))
 
 
 async def test_5xx_storm_exhausts_retries(
@@ -155,47 +174,46 @@ async def test_401_fails_fast(client: TwelveLabsClient, fake: FakeTwelveLabs, vi
 
 
 # ---------------------------------------------------------------------------- create POSTs
+# (every create, every ambiguous failure: test_creates.py)
 
 
-async def test_drop_before_create_is_not_retried_and_creates_nothing(
-    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
+async def test_drop_before_create_is_looked_up_then_sent_again(
+    client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path, sleeps: Sleeps
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="drop"))
-    with pytest.raises(errors.TransportError) as info:
-        await client.upload_asset_file(video)
-    assert info.value.may_have_succeeded and info.value.transient
-    assert fake.count("POST", "/assets") == 1
-    assert fake.assets == {}
+    asset = await client.upload_asset_file(video)
+    assert [c.status for c in fake.calls if c.template == "/assets"] == [0, 200, 201]
+    assert [c.method for c in fake.calls if c.template == "/assets"] == ["POST", "GET", "POST"]
+    assert list(fake.assets) == [asset.id]
+    assert len(sleeps.delays) == 1 and 0.0 <= sleeps.delays[0] <= 0.01
 
 
-async def test_drop_after_create_is_not_retried_so_no_duplicate(
+async def test_drop_after_create_is_found_so_no_duplicate(
     client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="drop-after"))
-    with pytest.raises(errors.TransportError):
-        await client.upload_asset_file(video)
+    asset = await client.upload_asset_file(video)
     assert fake.count("POST", "/assets") == 1
-    assert len(fake.assets) == 1  # created once, never twice
+    assert list(fake.assets) == [asset.id]  # created once, never twice
 
 
-async def test_5xx_on_create_is_not_retried(
+async def test_5xx_on_create_is_retried_after_a_look_up(
     client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="503"))
-    with pytest.raises(errors.ServerError):
-        await client.upload_asset_file(video)
-    assert fake.count("POST", "/assets") == 1
+    asset = await client.upload_asset_file(video)
+    assert fake.count("POST", "/assets") == 2 and fake.count("GET", "/assets") == 1
+    assert list(fake.assets) == [asset.id]
 
 
-async def test_drop_on_indexed_asset_create_is_not_retried(
+async def test_drop_on_indexed_asset_create_is_found_not_repeated(
     client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
 ) -> None:
     asset = await ready_asset(client, video)
     index = await client.find_or_create_index("i")
     fake.add_fault(Fault(method="POST", path="/indexes/{id}/indexed-assets", kind="drop-after"))
-    with pytest.raises(errors.TransportError):
-        await client.create_indexed_asset(index.id, asset.id)
-    assert len(fake.indexed_assets) == 1
+    ref = await client.create_indexed_asset(index.id, asset.id)
+    assert list(fake.indexed_assets) == [ref.id] and ref.asset_id == asset.id
     assert fake.count("POST", "/indexes/{id}/indexed-assets") == 1
 
 
@@ -212,12 +230,14 @@ async def test_429_on_direct_upload_resends_every_field_and_the_whole_file(
     client: TwelveLabsClient, fake: FakeTwelveLabs, video: Path
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="429", times=2))
-    asset = await client.upload_asset_file(video, filename="retried.mp4", user_metadata={"k": "v"})
+    asset = await client.upload_asset_file(
+        video, filename="retried.mp4", user_metadata={"k": "v"}, request_key="r1"
+    )
     assert len(fake.assets) == 1
     posts = [c for c in fake.calls if c.template == "/assets"]
-    assert [c.status for c in posts] == [429, 429, 201]
+    assert [c.status for c in posts] == [429, 429, 201]  # a 429 proves nothing: no look-up
     state = fake.assets[asset.id]
-    assert state.filename == "retried.mp4" and state.user_metadata == {"k": "v"}
+    assert state.filename == "retried.mp4" and state.user_metadata == {"k": "v", REQUEST_KEY: "r1"}
     assert state.size == file_size(video)
     assert state.sha256 == sha256(video)
     assert posts[-1].body["method"] == "direct" and posts[-1].body["enable_thumbnail"] == "true"
@@ -247,6 +267,7 @@ async def test_connect_error_on_create_is_retried_with_intact_body(
         asset = await client.upload_asset_file(video, filename="c.mp4")
         assert client.stats.retries[("POST", "/assets")] == 2
     assert fake.count("POST", "/assets") == 1
+    assert fake.count("GET", "/assets") == 0  # never sent: nothing to look up
     assert fake.assets[asset.id].size == file_size(video)
     assert fake.assets[asset.id].filename == "c.mp4"
 
@@ -255,14 +276,21 @@ async def test_connection_refused_everywhere(video: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again on exit: nothing listens there
+    sleeps = Sleeps()
     client = TwelveLabsClient(
-        API_KEY, f"http://127.0.0.1:{port}/v1.3", max_retries=2, backoff_initial_s=0.01
+        API_KEY,
+        f"http://127.0.0.1:{port}/v1.3",
+        max_retries=2,
+        backoff_initial_s=0.01,
+        sleep=sleeps,
     )
     async with client:
         with pytest.raises(errors.TransportError) as info:
             await client.upload_asset_file(video)
-    assert not info.value.may_have_succeeded
+    assert not info.value.may_have_succeeded and info.value.transient
     assert client.stats.requests[("POST", "/assets")] == 3
+    assert client.stats.requests[("GET", "/assets")] == 0
+    assert len(sleeps.delays) == 2
 
 
 # ---------------------------------------------------------------------------- idempotency key
@@ -275,8 +303,8 @@ async def test_analysis_task_retries_reuse_the_idempotency_key(
     fake.add_fault(Fault(method="POST", path="/analyze/tasks", kind="503", times=2))
     fake.add_fault(Fault(method="POST", path="/analyze/tasks", kind="drop-after"))
     ref = await client.create_analysis_task(asset_id=asset.id, prompt="p", json_schema=SCHEMA)
-    posts = [c for c in fake.calls if c.template == "/analyze/tasks"]
-    assert len(posts) == 4  # 503, 503, created-then-dropped, replayed
+    posts = [c for c in fake.calls if c.template == "/analyze/tasks" and c.method == "POST"]
+    assert len(posts) == 3  # 503, 503, created-then-dropped (then found by its custom_id)
     keys = {c.headers.get("idempotency-key") for c in posts}
     assert len(keys) == 1 and None not in keys
     assert list(fake.tasks) == [ref.task_id]  # exactly one task
@@ -324,9 +352,9 @@ async def test_api_key_never_in_errors_or_logs(
                 await client.get_asset(asset.id)
             except errors.TwelveLabsError as exc:
                 raised.append(exc)
-        fake.add_fault(Fault(method="POST", path="/assets", kind="drop"))
+        fake.add_fault(Fault(method="POST", path="/assets", kind="drop", times=5))
         try:
-            await client.upload_asset_file(video)
+            await client.upload_asset_file(video)  # looked up and re-sent, then given up
         except errors.TwelveLabsError as exc:
             raised.append(exc)
         assert secret not in repr(client)

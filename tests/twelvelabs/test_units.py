@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +24,7 @@ from bot.twelvelabs.retry import (
     parse_retry_after,
     parse_server_delay,
 )
+from tests.twelvelabs.conftest import VirtualClock
 
 # ---------------------------------------------------------------------------- error bodies
 
@@ -85,6 +86,78 @@ def test_error_from_response_classes_and_flags() -> None:
     assert errors.AssetFailed("bad", resource_id="a1").permanent
     assert isinstance(errors.RequestTimeout("x"), errors.TimeoutError)
     assert isinstance(errors.RequestTimeout("x"), errors.TransportError)
+    assert make(503, b"").retry_after_s is None
+    delayed = errors.error_from_response(503, b"", method="GET", path="/x", retry_after_s=4.0)
+    assert delayed.retry_after_s == 4.0
+
+
+def _samples() -> dict[type[errors.TwelveLabsError], list[tuple[errors.TwelveLabsError, bool]]]:
+    """One or more instances of every error class, with the `transient` each must report."""
+
+    def status(cls: type[errors.APIStatusError], code: int, api_code: str | None = None) -> Any:
+        return cls("m", status_code=code, code=api_code)
+
+    return {
+        errors.TwelveLabsError: [(errors.TwelveLabsError("x"), False)],
+        errors.APIStatusError: [(status(errors.APIStatusError, 418), False)],
+        errors.BadRequestError: [
+            (status(errors.BadRequestError, 400), False),
+            (status(errors.BadRequestError, 409), False),
+            (status(errors.BadRequestError, 408), True),
+            (status(errors.BadRequestError, 400, "video_not_ready"), True),
+        ],
+        errors.AuthenticationError: [(status(errors.AuthenticationError, 401), False)],
+        errors.PermissionDeniedError: [(status(errors.PermissionDeniedError, 403), False)],
+        errors.NotFoundError: [(status(errors.NotFoundError, 404), False)],
+        errors.ConfigurationError: [(status(errors.ConfigurationError, 404), False)],
+        errors.RateLimitedError: [(status(errors.RateLimitedError, 429), True)],
+        errors.ServerError: [(status(errors.ServerError, 500), True)],
+        errors.TransportError: [
+            (errors.TransportError("x"), True),  # after a create looked up and not found too
+            (errors.TransportError("x", may_have_succeeded=False), True),
+        ],
+        errors.TimeoutError: [(errors.TimeoutError("x"), True)],
+        errors.RequestTimeout: [(errors.RequestTimeout("x"), True)],
+        errors.PollTimeout: [(errors.PollTimeout("x"), True)],
+        errors.ResourceFailed: [(errors.ResourceFailed("x", resource_id="r"), False)],
+        errors.AssetFailed: [(errors.AssetFailed("x", resource_id="r"), False)],
+        errors.AnalysisFailed: [(errors.AnalysisFailed("x", resource_id="r"), False)],
+        errors.IndexingFailed: [(errors.IndexingFailed("x", resource_id="r"), False)],
+        errors.InvalidResponse: [(errors.InvalidResponse("x"), False)],
+        errors.UploadFailed: [
+            (errors.UploadFailed("inconsistent session"), False),
+            (errors.UploadFailed("server still misses chunks", transient=True), True),
+        ],
+    }
+
+
+def test_every_error_class_says_transient_or_permanent() -> None:
+    samples = _samples()
+    classes = {
+        obj
+        for name in errors.__all__
+        if isinstance(obj := getattr(errors, name), type) and issubclass(obj, Exception)
+    }
+    assert classes == set(samples)  # a new error class needs an entry here
+    for cls, cases in samples.items():
+        for exc, transient in cases:
+            assert type(exc) is cls
+            assert exc.transient is transient, (cls.__name__, str(exc))
+            assert exc.permanent is not transient
+
+
+def test_404_on_a_path_without_an_id_is_a_configuration_error() -> None:
+    def make(path: str, body: bytes = b"") -> errors.APIStatusError:
+        return errors.error_from_response(404, body, method="GET", path=path)
+
+    for path in ("/assets", "/indexes", "/analyze/tasks", "/assets/multipart-uploads"):
+        exc = make(path, b'{"code":"endpoint_not_exists","message":"no route"}')
+        assert isinstance(exc, errors.ConfigurationError) and exc.permanent
+        assert "TWELVELABS_BASE_URL" in str(exc) and "no route" in str(exc)
+    # A missing resource: the id in the path, or (POST /analyze) in the body.
+    assert type(make("/assets/{asset_id}")) is errors.NotFoundError
+    assert type(make("/analyze")) is errors.NotFoundError
+    assert type(make("{upload_url}")) is errors.NotFoundError
 
 
 def test_error_message_scrubs_secret() -> None:
@@ -316,13 +389,21 @@ async def test_poll_until_deadline() -> None:
         calls += 1
         return "processing"
 
-    started = asyncio.get_running_loop().time()
+    clock = VirtualClock()
     with pytest.raises(errors.PollTimeout) as info:
-        await poll_until(fetch, lambda s: s, {"ready"}, timeout_s=0.3, initial_s=0.05, factor=1.0)
-    elapsed = asyncio.get_running_loop().time() - started
-    assert 0.3 <= elapsed < 1.0
+        await poll_until(
+            fetch,
+            lambda s: s,
+            {"ready"},
+            timeout_s=0.3,
+            initial_s=0.05,
+            factor=1.0,
+            sleep=clock.sleep,
+            clock=clock.time,
+        )
+    assert clock.delays == pytest.approx([0.05] * 6)
     assert info.value.last_status == "processing"
-    assert calls >= 3
+    assert calls == 7  # the last one at the deadline
 
 
 async def test_poll_until_propagates_fetch_errors_at_once() -> None:
@@ -352,10 +433,28 @@ async def test_poll_until_rides_out_transient_errors_until_the_deadline() -> Non
         assert isinstance(item, str)
         return item
 
-    assert await poll_until(fetch, lambda s: s, {"ready"}, timeout_s=5, initial_s=0.01) == "ready"
+    clock = VirtualClock()
+    got = await poll_until(
+        fetch, lambda s: s, {"ready"}, timeout_s=5, initial_s=0.01, sleep=clock.sleep
+    )
+    assert got == "ready" and clock.delays == pytest.approx([0.01, 0.015])
+    down = 0
 
     async def always_down() -> str:
+        nonlocal down
+        down += 1
         raise errors.ServerError("down", status_code=503)
 
+    clock = VirtualClock()
     with pytest.raises(errors.ServerError):
-        await poll_until(always_down, lambda s: s, {"ready"}, timeout_s=0.1, initial_s=0.01)
+        await poll_until(
+            always_down,
+            lambda s: s,
+            {"ready"},
+            timeout_s=0.1,
+            initial_s=0.05,
+            factor=1.0,
+            sleep=clock.sleep,
+            clock=clock.time,
+        )
+    assert clock.delays == pytest.approx([0.05, 0.05]) and down == 3

@@ -404,6 +404,8 @@ class FakeTwelveLabs:
             ("POST", "/assets", self._create_asset),
             ("GET", "/assets", self._list_assets),
             ("GET", "/assets/{id}", self._get_asset),
+            ("DELETE", "/assets/{id}", self._delete_asset),
+            ("GET", "/assets/{id}/indexed-assets", self._list_asset_indexes),
             ("GET", "/indexes", self._list_indexes),
             ("POST", "/indexes", self._create_index),
             ("GET", "/indexes/{id}", self._get_index),
@@ -411,6 +413,7 @@ class FakeTwelveLabs:
             ("GET", "/indexes/{id}/indexed-assets", self._list_indexed_assets),
             ("GET", "/indexes/{id}/indexed-assets/{iid}", self._get_indexed_asset),
             ("POST", "/analyze/tasks", self._create_task),
+            ("GET", "/analyze/tasks", self._list_tasks),
             ("GET", "/analyze/tasks/{id}", self._get_task),
             ("POST", "/analyze", self._analyze),
         ]
@@ -482,7 +485,8 @@ class FakeTwelveLabs:
             await asyncio.sleep(self.latency_s)
 
         response: web.StreamResponse
-        if fault is not None and fault.kind not in ("delay", "drop-after", "stall-after"):
+        carried_out = ("delay", "drop-after", "error-after", "stall-after")
+        if fault is not None and fault.kind not in carried_out:
             response = self._fault_response(fault, template)
         else:
             try:
@@ -506,6 +510,9 @@ class FakeTwelveLabs:
                 response = _json_response(exc.status, _error_body(template, code, message))
         if fault is not None and fault.kind == "drop-after":
             return self._drop(request)
+        if fault is not None and fault.kind == "error-after":
+            # The work is done (the asset, index or task exists) but the answer is an error.
+            response = self._fault_response(fault, template)
         if fault is not None and fault.kind == "stall-after":
             # The work is done (e.g. the asset exists) but the answer is late: a client
             # killed now never learns it. Restart-safety tests need exactly that window.
@@ -542,7 +549,7 @@ class FakeTwelveLabs:
         if fault.kind == "401":
             body = _error_body(template, "api_key_invalid", "API Key is either invalid or expired.")
             return _json_response(401, body, headers)
-        status = int(fault.kind)
+        status = fault.status if fault.kind == "error-after" else int(fault.kind)
         if status in (502, 504):
             reason = "Bad Gateway" if status == 502 else "Gateway Timeout"
             html = (
@@ -878,6 +885,47 @@ class FakeTwelveLabs:
         if asset is None:
             raise self._not_found("assets", request.match_info["id"])
         return _json_response(200, self._asset_json(asset, self._origin(request), detail=True))
+
+    async def _delete_asset(self, request: web.Request) -> web.StreamResponse:
+        """`DELETE /assets/{id}?force=`: 409 while indexed assets use it, unless forced."""
+        asset_id = request.match_info["id"]
+        if asset_id not in self.assets:
+            raise self._not_found("assets", asset_id)
+        users = [i for i in self.indexed_assets.values() if i.asset_id == asset_id]
+        if users and not _as_bool(request.query.get("force"), False):
+            raise ApiError(
+                409,
+                "asset_in_use",
+                "The platform cannot delete this asset because one or more indexed assets are "
+                "referencing it. Set the force query parameter to true to override.",
+            )
+        for item in users:
+            del self.indexed_assets[item.id]
+        del self.assets[asset_id]
+        for upload in self.uploads.values():
+            if upload.asset_id == asset_id and upload.status == "active":
+                upload.status = "failed"  # its asset is gone: the session can't complete
+        return web.Response(status=200)
+
+    async def _list_asset_indexes(self, request: web.Request) -> web.StreamResponse:
+        """`GET /assets/{id}/indexed-assets`: every indexed asset made from this asset."""
+        asset_id = request.match_info["id"]
+        if asset_id not in self.assets:
+            raise self._not_found("assets", asset_id)
+        page, limit = self._page_args(request)
+        found = sorted(
+            (i for i in self.indexed_assets.values() if i.asset_id == asset_id),
+            key=lambda i: i.created_at,
+            reverse=True,
+        )
+        data = [
+            {"_id": i.id, "index": {"_id": i.index_id, "name": self.indexes[i.index_id].index_name}}
+            for i in found[(page - 1) * limit : page * limit]
+            if i.index_id in self.indexes
+        ]
+        return _json_response(
+            200, {"data": data, "page_info": self._page_info(page, limit, len(found))}
+        )
 
     # ------------------------------------------------------------------ multipart uploads
 
@@ -1716,6 +1764,26 @@ class FakeTwelveLabs:
         if task is None:
             raise self._not_found("analyze tasks", request.match_info["id"])
         return _json_response(200, self._task_json(task))
+
+    async def _list_tasks(self, request: web.Request) -> web.StreamResponse:
+        """`GET /analyze/tasks`: newest first; `status`, `asset_id`, `video_url` and
+        `analysis_mode` filter (exact matches, as the July 2026 definition lists them)."""
+        page, limit = self._page_args(request)
+        query = request.query
+        found = sorted(self.tasks.values(), key=lambda t: t.created_at, reverse=True)
+        if query.get("status"):
+            found = [t for t in found if t.status == query["status"]]
+        for kind in ("asset_id", "url"):
+            wanted = query.get("video_url" if kind == "url" else kind)
+            if wanted:
+                found = [t for t in found if t.video.get(kind) == wanted]
+        if query.get("analysis_mode"):
+            mode = query["analysis_mode"]
+            found = [t for t in found if t.request.get("analysis_mode", "general") == mode]
+        data = [self._task_json(t) for t in found[(page - 1) * limit : page * limit]]
+        return _json_response(
+            200, {"data": data, "page_info": self._page_info(page, limit, len(found))}
+        )
 
     async def _analyze(self, request: web.Request) -> web.StreamResponse:
         body = await self._read_json(request)

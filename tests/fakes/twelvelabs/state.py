@@ -20,6 +20,7 @@ FAULT_KINDS = frozenset(
         "401",
         "drop",
         "drop-after",
+        "error-after",
         "delay",
         "stall-after",
     }
@@ -38,7 +39,14 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 @dataclass
 class Fault:
-    """One injected failure. `path` is a route template ("/assets/{id}", "/_upload") or "*"."""
+    """One injected failure. `path` is a route template ("/assets/{id}", "/_upload") or "*".
+
+    Kinds: "429", "429-empty", "401", "500"…"504" answer at once (nothing is done);
+    "drop" closes the connection unanswered; "delay" waits `delay_s` then serves;
+    "drop-after" carries the call out, then closes the connection unanswered;
+    "error-after" carries the call out, then answers `status` (a 5xx) instead;
+    "stall-after" carries the call out, then holds its answer for `delay_s`.
+    """
 
     method: str
     path: str
@@ -47,10 +55,13 @@ class Fault:
     retry_after: str | None = None
     ratelimit_reset: float | None = None
     delay_s: float = 0.0
+    status: int = 502  # error-after only
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {sorted(FAULT_KINDS)}")
+        if self.kind == "error-after" and not 500 <= self.status <= 599:
+            raise ValueError(f"error-after needs a 5xx status, not {self.status}")
 
     def matches(self, method: str, template: str) -> bool:
         return (self.method == "*" or self.method.upper() == method.upper()) and (

@@ -1,0 +1,199 @@
+"""Analysis methods of `TwelveLabsClient`: async tasks (created once, awaited) and sync analyze."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+from . import errors, lookups, models
+from .core import ClientCore
+from .creates import create_once
+from .polling import StatusCb
+from .retry import RetryMode
+from .session import parse_model
+
+__all__ = ["AnalysisMethods", "custom_id_for"]
+
+T_TASKS = "/analyze/tasks"
+T_TASK = "/analyze/tasks/{task_id}"
+T_ANALYZE = "/analyze"
+
+_CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what `custom_id` allows
+
+
+def custom_id_for(idempotency_key: str) -> str:
+    """A `custom_id` as unique as the key: the key itself when allowed, else its digest."""
+    if _CUSTOM_ID.fullmatch(idempotency_key):
+        return idempotency_key
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()
+
+
+class AnalysisMethods(ClientCore):
+    @staticmethod
+    def _analysis_payload(
+        *,
+        asset_id: str,
+        prompt: str,
+        json_schema: dict[str, Any],
+        model_name: str,
+        max_tokens: int | None,
+        temperature: float | None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model_name": model_name,
+            "video": {"type": "asset_id", "asset_id": asset_id},
+            "prompt": prompt,
+            "response_format": {"type": "json_schema", "json_schema": json_schema},
+        }
+        if max_tokens is not None:
+            payload["max_tokens"] = max_tokens
+        if temperature is not None:
+            payload["temperature"] = temperature
+        return payload
+
+    async def create_analysis_task(
+        self,
+        *,
+        asset_id: str,
+        prompt: str,
+        json_schema: dict[str, Any],
+        model_name: str = "pegasus1.5",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        idempotency_key: str | None = None,
+        custom_id: str | None = None,
+    ) -> models.AnalysisTaskRef:
+        """`POST /analyze/tasks` (202 `{task_id, status}`).
+
+        Sent with an `Idempotency-Key` (one per call unless given; the same on every retry).
+        `custom_id` defaults to one made from that key, so an ambiguous failure is looked up
+        in `GET /analyze/tasks?asset_id=…`; a caller's `custom_id` need not be unique, so then
+        the re-sent request relies on the key's replay alone.
+        """
+        payload = self._analysis_payload(
+            asset_id=asset_id,
+            prompt=prompt,
+            json_schema=json_schema,
+            model_name=model_name,
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+        key = idempotency_key or str(uuid.uuid4())
+        ours = custom_id is None
+        marker = custom_id_for(key) if custom_id is None else custom_id
+        payload["custom_id"] = marker
+
+        async def create() -> models.AnalysisTaskRef:
+            return await self._call(
+                models.AnalysisTaskRef,
+                "POST",
+                T_TASKS,
+                mode=RetryMode.CREATE,
+                json=payload,
+                headers={"Idempotency-Key": key},
+            )
+
+        async def lookup() -> models.AnalysisTaskRef | None:
+            return await lookups.find_task(self._session, asset_id, marker) if ours else None
+
+        return await create_once(
+            self._session, "POST", T_TASKS, create, lookup, what=f"analysis task {key}"
+        )
+
+    async def get_analysis_task(self, task_id: str) -> models.AnalysisTask:
+        return await self._call(
+            models.AnalysisTask, "GET", T_TASK, path_params={"task_id": task_id}
+        )
+
+    async def wait_for_analysis_task(
+        self, task_id: str, *, timeout_s: float, on_status: StatusCb | None = None
+    ) -> models.AnalysisTask:
+        """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`."""
+        return await self._wait(
+            lambda: self.get_analysis_task(task_id),
+            models.ANALYSIS_TASK_TERMINAL,
+            errors.AnalysisFailed,
+            what="analysis task",
+            resource_id=task_id,
+            timeout_s=timeout_s,
+            on_status=on_status,
+        )
+
+    async def analyze(
+        self,
+        *,
+        asset_id: str,
+        prompt: str,
+        json_schema: dict[str, Any],
+        model_name: str = "pegasus1.5",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> models.AnalyzeResult:
+        """Sync `POST /analyze` with `"stream": false` (a single JSON answer).
+
+        Retried on 429/5xx/connection failures, not after a read timeout (the work may be
+        under way and is billed).
+        """
+        payload = self._analysis_payload(
+            asset_id=asset_id,
+            prompt=prompt,
+            json_schema=json_schema,
+            model_name=model_name,
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+        payload["stream"] = False
+        timeout = httpx.Timeout(
+            connect=self._session.timeout.connect,
+            read=self.analyze_timeout_s,
+            write=self._session.timeout.write,
+            pool=self._session.timeout.pool,
+        )
+        response = await self._session.request(
+            "POST", T_ANALYZE, mode=RetryMode.NO_READ_RETRY, json=payload, http_timeout=timeout
+        )
+        if _looks_like_ndjson(response):
+            return _collect_stream(response)
+        return parse_model(models.AnalyzeResult, response, method="POST", path=T_ANALYZE)
+
+
+def _looks_like_ndjson(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    if "ndjson" in ctype or "jsonl" in ctype:
+        return True
+    text = response.content.strip()
+    return text.startswith(b"{") and b"\n" in text and b'"event_type"' in text[:200]
+
+
+def _collect_stream(response: httpx.Response) -> models.AnalyzeResult:
+    """Fold an NDJSON analyze stream into one result (if a server streams despite `false`)."""
+    parts: list[str] = []
+    doc: dict[str, Any] = {}
+    for line in response.content.splitlines():
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("event_type")
+        meta = event.get("metadata") or {}
+        if kind == "stream_start":
+            doc["id"] = meta.get("generation_id")
+        elif kind == "text_generation":
+            parts.append(str(event.get("text", "")))
+        elif kind == "stream_end":
+            doc["id"] = meta.get("generation_id") or doc.get("id")
+            doc["finish_reason"] = event.get("finish_reason")
+            doc["usage"] = meta.get("usage") or {}
+            if event.get("error"):
+                doc["error"] = event["error"]
+    doc["data"] = "".join(parts)
+    return models.AnalyzeResult.model_validate(doc)
