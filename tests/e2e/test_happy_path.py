@@ -22,7 +22,10 @@ async def test_upload_gets_one_gist_in_its_thread(harness: Harness) -> None:
     blocks = str(results[0].blocks)
     assert "Standup" in blocks or "standup" in blocks  # the fake derives it from the name
     assert "#" in blocks
-    assert harness.slack.reactions(CHANNEL, "1700000001.000100") >= {"white_check_mark"}
+    # Reactions follow the edit: wait for them rather than race them.
+    await until(
+        lambda: harness.slack.reactions(CHANNEL, "1700000001.000100") >= {"white_check_mark"}
+    )
     assert "eyes" not in harness.slack.reactions(CHANNEL, "1700000001.000100")
     # The placeholder was edited into the result: one bot message in the thread.
     assert len(harness.thread("1700000001.000100")) == 1
