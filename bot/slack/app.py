@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.gist.models import GistType
+from bot.gist.vocabulary import default_types
 from bot.jobs.guard import Guard
 from bot.jobs.models import Job, Trigger
 from bot.jobs.runner import JobRunner
@@ -163,7 +164,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     channel=channel,
                     requester=event.get("user"),
                     trigger=Trigger.PASSIVE,
-                    types=s.default_types,
+                    types=default_types(s),
                     explicit=False,
                 )
         elif not guard.channel_allowed(channel):  # app_mention
@@ -330,7 +331,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             channel=channel,
             requester=user,
             trigger=Trigger.SHORTCUT,
-            types=s.default_types,
+            types=default_types(s),
             response_url=body.get("response_url"),
             explicit=True,
         )
