@@ -20,6 +20,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.gist.service import GistService, twelvelabs_client
 from bot.jobs.cache import ResultCache
 from bot.jobs.guard import Guard
@@ -77,6 +78,7 @@ async def start(settings: Settings) -> Running:
     deps = Deps(settings=settings, store=store, guard=guard)
     app = build_app(deps)
     client = app.client
+    metrics.count_slack_calls(client)
     try:
         auth = await client.auth_test()
     except SlackApiError as exc:
@@ -127,6 +129,7 @@ async def start(settings: Settings) -> Running:
         return web.json_response(status, status=200 if status["ok"] else 503)
 
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics.handler(lambda: runner.in_flight))
     if socket is None:
 
         async def events(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import metrics
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
 from bot.jobs.store import JobStore
@@ -84,6 +85,7 @@ class Guard:
                 "video_seconds"
             ] / 60
             if used + extra > user_limit:
+                metrics.quota_refused("user")
                 raise GistFailure(
                     "quota_user",
                     "You've reached today's video limit",
@@ -94,6 +96,7 @@ class Guard:
         if team_limit is not None:
             used = (await self._store.usage_today(job.slack.team_id))["video_seconds"] / 60
             if used + extra > team_limit:
+                metrics.quota_refused("team")
                 raise GistFailure(
                     "quota_team",
                     "This workspace has reached today's video limit",

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot import metrics
 from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, VideoInfo
 from bot.gist.schema import ordered
@@ -118,6 +119,7 @@ class JobRunner:
     # -- one job -----------------------------------------------------------------------
     async def _run(self, job: Job) -> None:
         started = time.monotonic()
+        metrics.job_started(job)
         reporter = ProgressReporter(
             self._notifier, job, interval_s=self._s.gist_progress_interval_s, budget=self._budget
         )
@@ -149,6 +151,7 @@ class JobRunner:
             await reporter.close()
         if failure is not None:
             await self._fail(job, failure)
+        metrics.job_ended(job, failure, time.monotonic() - started)
         log.info(
             "job %s %s in %.1fs: video_seconds=%s tokens=%s cached=%s",
             job.id, job.state.value, time.monotonic() - started, job.video_seconds,
