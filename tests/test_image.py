@@ -158,9 +158,10 @@ def _build(build: Stage, root: Path, python: str) -> Path:
     shims = root / "shims"
     shims.mkdir()
     (shims / "python").symlink_to(python)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(build.env())
-    env.pop("PIP_NO_CACHE_DIR", None)  # the pip cache keeps this test's cost down
+    # This machine's pip settings (index, certificates) stay: they are what Docker's network
+    # would be. The pip cache too: it keeps this test's cost down.
+    env = {**os.environ, **build.env()}
+    env.pop("PIP_NO_CACHE_DIR", None)
     env["PATH"] = f"{shims}:{os.environ['PATH']}"
     cwd = root
     for keyword, args in build.steps:
