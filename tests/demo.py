@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -53,7 +53,6 @@ class Demo:
     workdir: Path
     out: TextIO
     color: bool = False
-    media: dict[str, Path] = field(default_factory=dict)
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
