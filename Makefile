@@ -1,9 +1,10 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# `make demo` shows gistbot at work with no accounts (`make demo DEMO_ARGS=--keep` to stay).
 PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -13,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(VENV)/bin/gistbot run
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m tests.demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import re
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -14,7 +20,9 @@ from bot import logs
 from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, GistType
 from bot.gist.service import GistService, Source, twelvelabs_client
-from bot.settings import Settings, SettingsError, TwelveLabsSettings, load
+from bot.gist.vocabulary import VALID_WORDS_TEXT, UnknownTypeWord, parse_type_words
+from bot.settings import Settings, SettingsError, TwelveLabsSettings, load, prepare_folders
+from bot.sources.sniff import HEAD_BYTES, describe, sniff_container
 from bot.sources.urls import UrlKind, classify_url
 from bot.twelvelabs import errors as tl_errors
 
@@ -26,33 +34,33 @@ EXIT_REFUSED = 3
 EXIT_TRANSIENT = 4
 EXIT_CONFIG = 78  # EX_CONFIG
 
-_TYPE_WORDS = {
-    "title": GistType.TITLE,
-    "topic": GistType.TOPIC,
-    "topics": GistType.TOPIC,
-    "hashtag": GistType.HASHTAG,
-    "hashtags": GistType.HASHTAG,
-}
-
 
 class BadInput(Exception):
     pass
 
 
 def parse_types(text: str | None) -> frozenset[GistType]:
-    if not text:
+    """`--types`: the same words `/gist` takes (title(s), topic(s), hashtag(s), tag(s))."""
+    if text is None:
         return GistType.all()
-    kinds: set[GistType] = set()
-    for word in text.replace(" ", ",").split(","):
-        if not word:
-            continue
-        kind = _TYPE_WORDS.get(word.strip().lower())
-        if kind is None:
-            raise BadInput(f"unknown type {word!r}: use title, topic, hashtag")
-        kinds.add(kind)
+    try:
+        kinds = parse_type_words(re.split(r"[\s,]+", text))
+    except UnknownTypeWord as exc:
+        raise BadInput(str(exc)) from None
     if not kinds:
-        raise BadInput("give at least one of title, topic, hashtag")
-    return frozenset(kinds)
+        raise BadInput(f"give at least one of {VALID_WORDS_TEXT}")
+    return kinds
+
+
+def check_video_file(path: Path, shown: str) -> None:
+    """Refuse a file that is not a video container before anything is uploaded."""
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    if sniff_container(head) is None:
+        raise BadInput(
+            f"{shown} is not a video: it looks like {describe(head)}. Give a video file "
+            "(MP4, MOV, WebM, MKV, AVI, MPEG-TS, FLV, WMV, MPEG …) or a direct link to one."
+        )
 
 
 def source_for(arg: str) -> Source:
@@ -69,39 +77,94 @@ def source_for(arg: str) -> Source:
         raise BadInput(f"{arg}: no such file (give a path to a video or an http(s) URL)")
     if path.stat().st_size == 0:
         raise BadInput(f"{arg}: the file is empty")
+    try:
+        check_video_file(path, arg)
+    except OSError as exc:
+        raise BadInput(f"{arg}: can't be read ({exc.strerror})") from None
     return Source(path=path)
 
 
-class Progress:
-    """Upload bar and processing status on stderr; plain lines when stderr isn't a terminal."""
+Sleep = Callable[[float], Awaitable[None]]
 
-    def __init__(self, stream: TextIO) -> None:
+
+def _clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class Progress:
+    """Upload bar and processing status on stderr; plain lines when stderr isn't a terminal.
+
+    While TwelveLabs works nothing reports progress for minutes, so `ticking()` redraws the
+    line every second (elapsed time moves) and, in a log, adds a line now and then."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        tick_s: float = 1.0,
+        log_every_s: float = 30.0,
+    ) -> None:
         self._stream = stream
         self._tty = stream.isatty()
-        self._started = time.monotonic()
+        self._clock = clock
+        self._tick_s = tick_s
+        self._log_every_s = log_every_s
+        self._started = clock()
+        self._phase = ""
+        self._percent: float | None = None
         self._last: tuple[str, int | None] = ("", None)
+        self._written_at = self._started
         self._drawn = False
 
     async def __call__(self, phase: str, percent: float | None) -> None:
         whole = None if percent is None else int(percent)
-        if not self._tty and percent is not None and whole is not None:
+        if not self._tty and whole is not None:
             whole = whole // 10 * 10  # a line every 10 % is enough in a log
+        self._phase, self._percent = phase, percent
         if (phase, whole) == self._last:
             return
         self._last = (phase, whole)
-        elapsed = time.monotonic() - self._started
-        if percent is not None:
-            filled = int(30 * min(percent, 100.0) / 100)
-            text = f"{phase:<10} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}%"
+        self._write()
+
+    def tick(self) -> None:
+        """Called every `tick_s`: redraw the terminal line, or log a line now and then."""
+        if not self._phase:
+            return
+        if self._tty or self._clock() - self._written_at >= self._log_every_s:
+            self._write()
+
+    @contextlib.asynccontextmanager
+    async def ticking(self, sleep: Sleep = asyncio.sleep) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await sleep(self._tick_s)
+                self.tick()
+
+        task = asyncio.create_task(loop(), name="progress-ticker")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _write(self) -> None:
+        now = self._clock()
+        if self._percent is not None:
+            filled = int(30 * min(self._percent, 100.0) / 100)
+            text = f"{self._phase:<10} [{'#' * filled}{'.' * (30 - filled)}] {self._percent:5.1f}%"
         else:
-            text = f"{phase:<10} …"
-        text = f"{text}  {elapsed:6.1f}s"
+            text = f"{self._phase:<10} …"
+        text = f"{text}  {_clock_text(now - self._started)}"
         if self._tty:
             self._stream.write("\r\x1b[2K" + text)
             self._drawn = True
         else:
             self._stream.write(text + "\n")
         self._stream.flush()
+        self._written_at = now
 
     def done(self) -> None:
         if self._tty and self._drawn:
@@ -130,7 +193,8 @@ async def run_gist(
     async with twelvelabs_client(settings) as client:
         service = GistService(client, settings)
         try:
-            gist = await service.gist(source, types, progress=progress)
+            async with progress.ticking():
+                gist = await service.gist(source, types, progress=progress)
         except tl_errors.ConfigurationError as exc:  # e.g. a base URL without /v1.3
             progress.done()
             print(f"error: {exc}", file=sys.stderr)
@@ -166,6 +230,9 @@ def _cmd_gist(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
+    # A one-off gist doesn't add the video to the team's index (that costs) unless asked;
+    # the service's own switch carries the choice.
+    settings = settings.model_copy(update={"gist_index_enabled": args.index})
     logs.setup(
         "DEBUG" if args.verbose else "WARNING",
         secrets=[settings.twelvelabs_api_key.get_secret_value()],
@@ -185,6 +252,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
+    problems = prepare_folders(settings)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_CONFIG
     from bot.runtime import serve  # Slack imports only when the app runs
 
     secrets = [
@@ -201,6 +272,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    """Docker's HEALTHCHECK (exec form, so no shell expands $PORT): GET /healthz."""
+    url = args.url
+    if url is None:
+        host = os.environ.get("HOST", "").strip()
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        url = f"http://{host}:{os.environ.get('PORT', '3000').strip() or '3000'}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:
+            body = resp.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        print(f"unhealthy: HTTP {exc.code} from {url}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(body.strip())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gistbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,10 +299,21 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=_cmd_run)
     gist = sub.add_parser("gist", help="gist one video URL or file and print the result")
     gist.add_argument("source", help="a direct video URL or a path to a video file")
-    gist.add_argument("--types", help="comma list of title,topic,hashtag (default: all)")
+    gist.add_argument(
+        "--types", help=f"comma list of {VALID_WORDS_TEXT} (singular or plural; default: all)"
+    )
     gist.add_argument("--json", action="store_true", help="print the gist as JSON")
+    gist.add_argument(
+        "--index",
+        action="store_true",
+        help="also add the video to the TwelveLabs index GIST_INDEX_NAME (searchable; costs)",
+    )
     gist.add_argument("-v", "--verbose", action="store_true", help="log API calls and retries")
     gist.set_defaults(func=_cmd_gist)
+    health = sub.add_parser("health", help="check a running app's /healthz (exit 0 or 1)")
+    health.add_argument("--url", help="default: http://127.0.0.1:$PORT/healthz")
+    health.add_argument("--timeout", type=float, default=4.0)
+    health.set_defaults(func=_cmd_health)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -19,6 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.gist.service import GistService, twelvelabs_client
 from bot.jobs import tmpfiles
 from bot.jobs.cache import ResultCache
@@ -82,6 +83,7 @@ async def start(settings: Settings) -> Running:
     guard = Guard(settings, store)
     app = build_app(settings)
     client = app.client
+    metrics.count_slack_calls(client)
     try:
         auth = await client.auth_test()
     except SlackApiError as exc:
@@ -112,7 +114,7 @@ async def start(settings: Settings) -> Running:
         cache=ResultCache(store, settings.gist_cache_ttl_s),
         guard=guard,
         http=http,
-        tmp_dir=tmpfiles.downloads_dir(settings.gist_tmp_dir),
+        tmp_dir=tmpfiles.downloads_dir(settings.tmp_dir),
     )
     runner = JobRunner(
         settings=settings,
@@ -145,6 +147,7 @@ async def start(settings: Settings) -> Running:
         return web.json_response(status, status=200 if status["ok"] else 503)
 
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics.handler(lambda: runner.in_flight))
     if socket is None:
         secret = settings.slack_signing_secret
         assert secret is not None  # settings require it in HTTP mode

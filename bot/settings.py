@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.gist.models import GistType
+# This module imports nothing from bot.*: every other module may import it.
+
+# The words GIST_DEFAULT_TYPES accepts, to their canonical names (the values of
+# bot.gist.models.GistType). The same table as bot.gist.vocabulary.TYPE_WORDS, repeated here so
+# settings stay a leaf; tests/test_settings.py checks the two agree.
+TYPE_NAMES: dict[str, str] = {
+    "title": "title",
+    "titles": "title",
+    "topic": "topic",
+    "topics": "topic",
+    "hashtag": "hashtag",
+    "hashtags": "hashtag",
+    "tag": "hashtag",
+    "tags": "hashtag",
+}
 
 DEFAULT_PROMPT = (
     "Watch the whole video and describe what it is about for a team that reviews video content. "
@@ -44,7 +68,7 @@ class TwelveLabsSettings(BaseSettings):
     gist_prompt: str = DEFAULT_PROMPT
     gist_max_tokens: int = Field(default=2048, ge=512, le=98304)
     gist_temperature: float = Field(default=0.2, ge=0.0, le=1.0)
-    gist_default_types: CsvList = Field(default_factory=lambda: [t.value for t in GistType])
+    gist_default_types: CsvList = Field(default_factory=lambda: ["title", "topic", "hashtag"])
     gist_index_enabled: bool = True
     gist_index_name: str = Field(default="gistbot", min_length=1)
     gist_asset_timeout_s: float = Field(default=1800.0, gt=0)
@@ -62,11 +86,10 @@ class TwelveLabsSettings(BaseSettings):
     @field_validator("gist_default_types")
     @classmethod
     def _check_types(cls, value: list[str]) -> list[str]:
-        valid = {t.value for t in GistType}
-        bad = [v for v in value if v not in valid]
-        if bad or not value:
-            raise ValueError(f"use a comma list of {', '.join(sorted(valid))}")
-        return value
+        names = [TYPE_NAMES.get(v.lower()) for v in value]
+        if not names or None in names:
+            raise ValueError("use a comma list of title, topics, hashtags")
+        return list(dict.fromkeys(n for n in names if n))  # canonical, no repeats
 
     @field_validator("twelvelabs_base_url")
     @classmethod
@@ -79,10 +102,6 @@ class TwelveLabsSettings(BaseSettings):
         if "{instructions}" not in value:
             raise ValueError("must contain the placeholder {instructions}")
         return value
-
-    @property
-    def default_types(self) -> frozenset[GistType]:
-        return frozenset(GistType(v) for v in self.gist_default_types)
 
 
 class Settings(TwelveLabsSettings):
@@ -157,16 +176,40 @@ class Settings(TwelveLabsSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @model_validator(mode="after")
-    def _check_mode(self) -> Settings:
-        if self.slack_app_token is None and not (
-            self.slack_signing_secret and self.slack_signing_secret.get_secret_value()
-        ):
-            raise ValueError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode "
-                "(or set SLACK_APP_TOKEN for Socket Mode)"
-            )
-        return self
+    @field_validator("gist_db_path")
+    @classmethod
+    def _check_db_path(cls, value: Path) -> Path:
+        if _is_dir(value):
+            raise ValueError(f"{value} is a folder; give the path of the database file")
+        _check_folder(value.parent)
+        return value
+
+    @field_validator("gist_tmp_dir")
+    @classmethod
+    def _check_tmp_dir(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _check_folder(value)
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem_at_once(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Report the mode problem together with the field problems: an "after" validator
+        would only run once every field is valid, so a user would learn of it on a second try."""
+        extra = _mode_problems(data)
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            errors: list[Any] = [*exc.errors(), *extra]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+        if extra:
+            raise ValidationError.from_exception_data(cls.__name__, extra)
+        return settings
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where Slack uploads are streamed before upload."""
+        return self.gist_tmp_dir or Path(tempfile.gettempdir()) / "gistbot"
 
     @property
     def socket_mode(self) -> bool:
@@ -177,6 +220,69 @@ class Settings(TwelveLabsSettings):
         return int(self.gist_max_file_mb * 1024 * 1024)
 
 
+def _given(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _mode_problems(data: Any) -> list[InitErrorDetails]:
+    if not isinstance(data, dict):
+        return []
+    if _given(data.get("slack_app_token")) or _given(data.get("slack_signing_secret")):
+        return []
+    message = "HTTP mode needs SLACK_SIGNING_SECRET; Socket Mode needs SLACK_APP_TOKEN: set one"
+    return [{"type": PydanticCustomError("mode", message), "loc": (), "input": None}]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _check_folder(folder: Path) -> None:
+    """Raise ValueError unless `folder` exists as a writable folder or could be created:
+    its nearest existing ancestor must be a folder this user may write to. No side effects;
+    `prepare_folders` creates them when the app starts."""
+    probe = folder.absolute()
+    try:
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+    except OSError as exc:
+        raise ValueError(f"the folder {folder} can't be used: {exc.strerror}") from None
+    if not probe.is_dir():
+        raise ValueError(f"the folder {folder} can't be created: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "used" if probe == folder.absolute() else "created"
+        raise ValueError(
+            f"the folder {folder} can't be {what}: this user (uid {os.getuid()}) "
+            f"may not write to {probe}"
+        )
+
+
+def prepare_folders(settings: Settings) -> list[str]:
+    """Create the database and temp folders; one line per problem (empty: all usable).
+
+    The validators only reason about permissions; this really creates the folders and a file
+    in each, which is what counts (root, read-only mounts, full disks)."""
+    problems: list[str] = []
+    for name, folder in (
+        ("GIST_DB_PATH", settings.gist_db_path.parent),
+        ("GIST_TMP_DIR", settings.tmp_dir),
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            problems.append(f"  - {name}: the folder {folder} is not usable: {exc.strerror}")
+    if problems:
+        problems.insert(0, _HEADER)
+    return problems
+
+
 def _check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -184,19 +290,20 @@ def _check_http_url(value: str) -> str:
     return value
 
 
-_HINTS = {
-    "missing": "is required",
-}
+_HEADER = "gistbot cannot start: the configuration has problems (environment or .env):"
 
 
 def format_errors(exc: ValidationError) -> str:
-    """One line per problem, naming the environment variable and how to fix it."""
-    lines = ["gistbot cannot start: the configuration has problems (environment or .env):"]
+    """One line per problem, naming the environment variable and how to fix it. Never the
+    value itself: it may be a secret."""
+    lines = [_HEADER]
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
-        name = loc[0].upper() if loc else "SETTINGS"
-        message = _HINTS.get(err["type"], err["msg"])
-        message = message.removeprefix("Value error, ")
+        message = err["msg"].removeprefix("Value error, ")
+        if not loc:
+            lines.append(f"  - {message}")
+            continue
+        name = loc[0].upper()
         if err["type"] == "missing":
             message = f"is required: set {name} in the environment or in .env"
         lines.append(f"  - {name}: {message}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cachetools import TTLCache
 
+from bot import metrics
 from bot.gist.models import Gist, GistType
 from bot.gist.schema import ordered
 from bot.jobs.store import JobStore
@@ -53,7 +54,9 @@ class ResultCache:
                     self._memory[key] = rows
             for cached_types, gist_json in rows or []:
                 if _covers(cached_types, types):
+                    metrics.cache_lookup(hit=True)
                     return restrict(Gist.model_validate_json(gist_json), types)
+        metrics.cache_lookup(hit=False)
         return None
 
     async def put(self, keys: list[str], gist: Gist) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import metrics
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
 from bot.jobs.store import JobStore
@@ -68,8 +69,10 @@ class Guard:
                 "video_seconds"
             ] / 60
             if used + extra > user_limit:
+                metrics.quota_refused("user")
                 raise GistFailure("quota_user", used=f"{used:.0f}", limit=f"{user_limit:.0f}")
         if team_limit is not None:
             used = (await self._store.usage_today(job.slack.team_id))["video_seconds"] / 60
             if used + extra > team_limit:
+                metrics.quota_refused("team")
                 raise GistFailure("quota_team", used=f"{used:.0f}", limit=f"{team_limit:.0f}")

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 
+from bot import metrics
 from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import Notifier
@@ -55,6 +56,7 @@ class ProgressReporter:
         self._task: asyncio.Task[None] | None = None
 
     async def __call__(self, phase: Phase, percent: float | None) -> None:
+        metrics.job_phase(self._job.id, phase)
         self._state = (phase, None if percent is None else round(percent))
         if self._task is None and self._job.slack.placeholder_ts:
             self._task = asyncio.create_task(self._pump(), name=f"progress-{self._job.id}")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot import metrics
 from bot.gist.errors import GistFailure, explain
 from bot.jobs import tmpfiles
 from bot.jobs.models import Job, JobState, Trigger
@@ -123,6 +124,7 @@ class JobRunner:
     # -- one job -----------------------------------------------------------------------
     async def _run(self, job: Job) -> None:
         started = time.monotonic()
+        metrics.job_started(job)
         try:
             if job.gist is None and job.error_code is None and not job.result_posted:
                 await self._compute(job)
@@ -132,6 +134,9 @@ class JobRunner:
             # Shutdown: the job stays 'running' in the store and resumes on the next start.
             log.info("job %s interrupted; it will resume", job.id)
             raise
+        failed = job.state is JobState.FAILED and job.error_code is not None
+        ended = GistFailure.restore(job.error_code or "", job.error_fields) if failed else None
+        metrics.job_ended(job, ended, time.monotonic() - started)
         log.info(
             "job %s %s in %.1fs: video_seconds=%s tokens=%s cached=%s",
             job.id,

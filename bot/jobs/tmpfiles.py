@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from pathlib import Path
 
 from bot.jobs.models import Job
@@ -20,9 +19,9 @@ from bot.jobs.store import JobStore
 log = logging.getLogger(__name__)
 
 
-def downloads_dir(base: Path | None) -> Path:
+def downloads_dir(base: Path) -> Path:
     """A folder of gistbot's own under GIST_TMP_DIR: the sweep may empty it without fear."""
-    return (base or Path(tempfile.gettempdir())) / "gistbot-downloads"
+    return base / "gistbot-downloads"
 
 
 def kept_download(job: Job) -> FetchedFile | None:

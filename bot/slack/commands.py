@@ -9,6 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from bot.gist.models import GistType
+from bot.gist.vocabulary import TYPE_WORDS
 
 __all__ = ["MAX_URL_LENGTH", "GistCommand", "parse_gist_command", "parse_mention_types"]
 
@@ -16,16 +17,7 @@ MAX_INPUT_LENGTH = 8000  # longer command text is refused without being parsed
 MAX_URL_LENGTH = 4096  # signed CDN links run to ~2000 characters
 _ECHO_MAX = 60  # never echo more of the user's input than this
 
-_TYPE_WORDS: dict[str, frozenset[GistType]] = {
-    "title": frozenset({GistType.TITLE}),
-    "titles": frozenset({GistType.TITLE}),
-    "topic": frozenset({GistType.TOPIC}),
-    "topics": frozenset({GistType.TOPIC}),
-    "hashtag": frozenset({GistType.HASHTAG}),
-    "hashtags": frozenset({GistType.HASHTAG}),
-    "tag": frozenset({GistType.HASHTAG}),
-    "tags": frozenset({GistType.HASHTAG}),
-}
+_TYPE_WORDS: dict[str, frozenset[GistType]] = {w: frozenset({t}) for w, t in TYPE_WORDS.items()}
 _COMMAND_ONLY_WORDS: dict[str, frozenset[GistType]] = {"all": GistType.all()}
 _HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 _USAGE_WORDS = frozenset({"usage"})

@@ -20,6 +20,8 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from bot import metrics
+
 from . import errors
 from .formdata import FileBody, FormBody
 from .retry import (
@@ -182,8 +184,10 @@ class ApiSession:
                 if response.status_code < 300:
                     await response.aread()
                     await response.aclose()
+                    metrics.twelvelabs_attempt(method, template, response.status_code)
                     return response
             except httpx.TransportError as exc:
+                metrics.twelvelabs_attempt(method, template, None)
                 if response is not None:
                     await response.aclose()
                 if retry_number < retries and is_retryable_exception(exc, mode):
@@ -198,6 +202,7 @@ class ApiSession:
                     await stream.aclose()
 
             status = response.status_code
+            metrics.twelvelabs_attempt(method, template, status)
             server_delay = parse_server_delay(response.headers)
             if retry_number < retries and is_retryable_status(status, mode):
                 await self._discard(response)  # free the connection before sleeping
@@ -327,6 +332,7 @@ class ApiSession:
     def _log_retry(
         self, method: str, template: str, reason: str, retry_number: int, delay: float
     ) -> None:
+        metrics.twelvelabs_retry(method, template, reason)
         level = logging.INFO if reason == "HTTP 429" else logging.WARNING
         log.log(
             level,

@@ -68,6 +68,7 @@ def test_human_readable_output(fake: FakeTwelveLabs, tmp_path: Path) -> None:
         (["https://youtu.be/abc"], 2, "YouTube"),
         (["/no/such/file.mp4"], 2, "no such file"),
         (["x.mp4", "--types", "title,colour"], 2, "unknown type"),
+        (["x.mp4", "--types", ","], 2, "give at least one of"),
     ],
 )
 def test_bad_input_exit_code(
@@ -111,3 +112,34 @@ def test_base_url_without_version_is_a_config_error(fake: FakeTwelveLabs, tmp_pa
     assert "TWELVELABS_BASE_URL" in done.stderr and "/v1.3" in done.stderr
     assert "Traceback" not in done.stderr and KEY not in done.stderr
     assert [c.status for c in fake.calls] == [404]  # not retried
+
+
+def test_type_words_are_the_ones_gist_takes(fake: FakeTwelveLabs, tmp_path: Path) -> None:
+    video = str(make_video(5.0, directory=tmp_path, name="e.mp4"))
+    done = run_cli(fake, tmp_path, video, "--json", "--types", "titles, Tags")
+    assert done.returncode == 0, done.stderr
+    gist = json.loads(done.stdout)
+    assert gist["types"] == ["title", "hashtag"]
+    assert gist["title"] and gist["hashtags"] and gist["topics"] == []
+
+
+def test_a_file_that_is_not_a_video_is_refused_before_upload(
+    fake: FakeTwelveLabs, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("meeting notes: ship the editor on Tuesday\n")
+    done = run_cli(fake, tmp_path, str(notes))
+    assert done.returncode == 2
+    assert "notes.mp4 is not a video: it looks like a text file" in done.stderr
+    assert fake.calls == []  # nothing uploaded, nothing paid for
+
+
+def test_the_video_is_indexed_only_when_asked(fake: FakeTwelveLabs, tmp_path: Path) -> None:
+    video = str(make_video(5.0, directory=tmp_path, name="f.mp4"))
+    plain = run_cli(fake, tmp_path, video, GIST_INDEX_ENABLED="true")
+    assert plain.returncode == 0, plain.stderr
+    assert fake.count("POST", "/indexes/{id}/indexed-assets") == 0
+    assert fake.count("POST", "/indexes") == 0
+    indexed = run_cli(fake, tmp_path, video, "--index")
+    assert indexed.returncode == 0, indexed.stderr
+    assert fake.count("POST", "/indexes/{id}/indexed-assets") == 1

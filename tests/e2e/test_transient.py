@@ -189,7 +189,7 @@ async def test_malformed_bodies_are_cheap(
 
 async def test_downloads_are_removed_and_swept(make_harness: Any, tmp_path: Path) -> None:
     h: Harness = await make_harness(**QUIET)
-    downloads = tmpfiles.downloads_dir(h.settings.gist_tmp_dir)
+    downloads = tmpfiles.downloads_dir(h.settings.tmp_dir)
     ts = await _upload(h)
     await _one_result(h, ts)
     assert [p for p in downloads.iterdir()] == []  # removed once TwelveLabs had the bytes

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages as texts
+from bot.gist.vocabulary import default_types
 from bot.jobs.models import Job, Trigger
 from bot.slack import blocks
 from bot.slack.commands import parse_mention_types
@@ -56,7 +57,7 @@ def _intake(
             return Intake()
         if not deps.guard.passive_allowed(channel):
             return Intake()
-        trigger, types, explicit = Trigger.PASSIVE, deps.settings.default_types, False
+        trigger, types, explicit = Trigger.PASSIVE, default_types(deps.settings), False
     elif not deps.guard.channel_allowed(channel):  # app_mention
         return Intake(notes=[texts.notice("channel_disabled")])
     else:

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot import messages as texts
+from bot.gist.vocabulary import default_types
 from bot.jobs.models import Trigger
 from bot.slack.deps import deps_of
 from bot.slack.listeners.common import accept_all, jobs_for
@@ -29,7 +30,7 @@ async def on_gist_this_video(
         channel=channel,
         requester=str((body.get("user") or {}).get("id") or ""),
         trigger=Trigger.SHORTCUT,
-        types=deps.settings.default_types,
+        types=default_types(deps.settings),
         response_url=body.get("response_url"),
         explicit=True,
     )
