@@ -199,6 +199,26 @@ NOTICES: dict[str, str] = {
     "not_a_member": "I'm not a member of this channel, so I can't reply in a thread here. The "
     "gist will be posted in this channel as a reply to your command when it's ready. Invite me "
     "(`/invite @gistbot`) to get progress in a thread next time.",
+    "not_videos_skipped": "{names} {verb} not a video, so I skipped {pronoun}. I work on video "
+    "files and direct video links.",
+    "hosting_page_in_message": "{service} pages can't be analysed: TwelveLabs needs a direct "
+    "link to the video file (for example one ending in .mp4). Download the video and upload it "
+    "here instead.",
+    "skipped_videos": "Skipped {count} more video{plural}: I gist at most {limit} per message.",
+    # /gist text that can't be used
+    "command_too_long": "That's too long for /gist ({length} characters). Send one link and, if "
+    "you like, the kinds you want: {example}",
+    "link_too_long": "That link is too long (over {limit} characters).",
+    "not_a_link": "“{shown}” isn't a link I can use. Try: {example}",
+    "invalid_link": "“{shown}” isn't a valid link. Try: {example}",
+    "not_http": "Only http:// and https:// links work, not “{shown}”.",
+    "no_host": "“{shown}” has no host name. Try: {example}",
+    "mention_not_link": "“{shown}” is a mention, not a link. Try: {example}",
+    "needs_full_link": "“{shown}” needs to be a full link starting with https://. Try: {example}",
+    "unknown_word": "I don't know “{word}”. Ask for any of: {valid}.",
+    "which_video": "Which video? Add a link to it: {example}",
+    "one_video": "One video per /gist, please: send each link in its own command.",
+    "unusable_link": "That link can't be used.",
     "admin_alert": ":rotating_light: gistbot needs an admin: *{headline}* ({code}). Check "
     "TWELVELABS_API_KEY, TWELVELABS_BASE_URL and the account's plan, then restart gistbot.",
 }

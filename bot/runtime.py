@@ -106,6 +106,9 @@ async def start(settings: Settings) -> Running:
     service = GistService(tl, settings)
     closers.append(service.aclose)
     fetcher = SlackFileFetcher(client, settings, http)
+    retry = StepRetry(
+        initial_s=settings.gist_retry_initial_s, max_s=settings.gist_retry_max_interval_s
+    )
     pipeline = Pipeline(
         settings=settings,
         store=store,
@@ -115,6 +118,7 @@ async def start(settings: Settings) -> Running:
         guard=guard,
         http=http,
         tmp_dir=tmpfiles.downloads_dir(settings.tmp_dir),
+        retry=retry,
     )
     runner = JobRunner(
         settings=settings,
@@ -122,9 +126,7 @@ async def start(settings: Settings) -> Running:
         pipeline=pipeline,
         notifier=SlackNotifier(client, settings),
         fetcher=fetcher,
-        retry=StepRetry(
-            initial_s=settings.gist_retry_initial_s, max_s=settings.gist_retry_max_interval_s
-        ),
+        retry=retry,
     )
     register(app, Deps.build(settings, store, guard, runner))
 

@@ -9,7 +9,7 @@ import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -17,9 +17,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jobs.guard import Guard
+from bot.jobs.runner import JobRunner
 from bot.jobs.store import JobStore
 from bot.settings import Settings
-from bot.slack.app import Deps, build_app
+from bot.slack.app import build_app
+from bot.slack.deps import Deps
+from bot.slack.listeners import register
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,7 +90,9 @@ def registered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, set
         gist_db_path=tmp_path / "db.sqlite3",
     )
     store = JobStore(settings.gist_db_path)
-    build_app(Deps(settings=settings, store=store, guard=Guard(settings, store)))
+    # Registering reads no dependency (listeners use them per request): no runner needed.
+    no_runner = cast(JobRunner, None)
+    register(build_app(settings), Deps.build(settings, store, Guard(settings, store), no_runner))
     return seen
 
 

@@ -27,6 +27,7 @@ from bot.jobs.links import check_link
 from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import FetchedFile, FileFetcher
+from bot.jobs.retry import StepRetry
 from bot.jobs.store import JobStore
 from bot.settings import Settings
 from bot.transient import is_transient
@@ -46,6 +47,7 @@ class Pipeline:
     guard: Guard
     http: httpx.AsyncClient
     tmp_dir: Path
+    retry: StepRetry
 
     def __post_init__(self) -> None:
         self._uploads = asyncio.Semaphore(self.settings.gist_max_concurrent_uploads)
@@ -62,7 +64,7 @@ class Pipeline:
                 log.info("job %s answered from the cache", job.id)
                 return cached
         if job.force_fresh or job.asset_id is not None:
-            return await self._compute(job, report)
+            return await self._retried(job, report)
         key = (job.video_keys() or [job.id])[0] + "|" + ",".join(ordered(types))
         existing = self._flights.running(key)
         if existing is not None:
@@ -71,7 +73,15 @@ class Pipeline:
             gist = await asyncio.shield(existing)
             job.cached = True
             return gist
-        return await self._flights.lead(key, lambda: self._compute(job, report))
+        return await self._flights.lead(key, lambda: self._retried(job, report))
+
+    async def _retried(self, job: Job, report: Report) -> Gist:
+        """Transient failures are tried again inside the flight: followers see only the
+        outcome, never a leader's passing 503 (which would send each of them off to make
+        its own asset)."""
+        return await self.retry.run(
+            "making the gist", job.id, lambda: self._compute(job, report), until=job.deadline_at
+        )
 
     async def _compute(self, job: Job, report: Report) -> Gist:
         self.guard.check_size(job.source.size_bytes)

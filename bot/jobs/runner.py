@@ -160,9 +160,7 @@ class JobRunner:
             async with asyncio.timeout(remaining):
                 if not await self._prepare(job):
                     return
-                job.gist = await self._step(
-                    job, "making the gist", lambda: self._pipeline.gist(job, reporter)
-                )
+                job.gist = await self._pipeline.gist(job, reporter)
         except TimeoutError:
             await self._decide_failure(job, self._deadline_failure(job))
         except Exception as exc:

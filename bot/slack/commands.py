@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from bot.gist.models import GistType
 from bot.gist.vocabulary import TYPE_WORDS
+from bot.messages import notice
 
 __all__ = ["MAX_URL_LENGTH", "GistCommand", "parse_gist_command", "parse_mention_types"]
 
@@ -62,20 +63,20 @@ def _check_url(candidate: str) -> tuple[str | None, str | None]:
     """(url, None) for a usable http(s) URL, else (None, error)."""
     url = html.unescape(candidate).strip()
     if len(url) > MAX_URL_LENGTH:
-        return None, f"That link is too long (over {MAX_URL_LENGTH} characters)."
+        return None, notice("link_too_long", limit=MAX_URL_LENGTH)
     shown = _snippet(url)
     if not url or any(c.isspace() for c in url) or _CONTROL_RE.search(url):
-        return None, f"“{shown}” isn't a link I can use. Try: {_EXAMPLE}"
+        return None, notice("not_a_link", shown=shown, example=_EXAMPLE)
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        return None, f"“{shown}” isn't a valid link. Try: {_EXAMPLE}"
+        return None, notice("invalid_link", shown=shown, example=_EXAMPLE)
     if parts.scheme.lower() not in ("http", "https"):
-        return None, f"Only http:// and https:// links work, not “{shown}”."
+        return None, notice("not_http", shown=shown)
     if not hostname:
-        return None, f"“{shown}” has no host name. Try: {_EXAMPLE}"
+        return None, notice("no_host", shown=shown, example=_EXAMPLE)
     return url, None
 
 
@@ -85,10 +86,7 @@ def parse_gist_command(text: str) -> GistCommand:
     the URL raw or as Slack's `<url>` / `<url|label>`) → gist; anything else → error."""
     text = text or ""
     if len(text) > MAX_INPUT_LENGTH:
-        return _error(
-            f"That's too long for /gist ({len(text):,} characters). "
-            f"Send one link and, if you like, the kinds you want: {_EXAMPLE}"
-        )
+        return _error(notice("command_too_long", length=f"{len(text):,}", example=_EXAMPLE))
     stripped = text.strip()
     if not stripped:
         return GistCommand(kind="help")
@@ -109,7 +107,7 @@ def parse_gist_command(text: str) -> GistCommand:
         target = inner.split("|", 1)[0].strip()
         if target[:1] in ("@", "#", "!"):
             label = inner.split("|", 1)[-1] if "|" in inner else target
-            return _error(f"“{_snippet(label)}” is a mention, not a link. Try: {_EXAMPLE}")
+            return _error(notice("mention_not_link", shown=_snippet(label), example=_EXAMPLE))
         candidates.append(target)
 
     types: set[GistType] = set()
@@ -120,28 +118,23 @@ def parse_gist_command(text: str) -> GistCommand:
             candidates.append(plain.strip("<>").split("|", 1)[0].rstrip(","))
             continue
         if _DOMAIN_LIKE_RE.match(plain) and lowered.strip(_WORD_STRIP) not in _TYPE_WORDS:
-            return _error(
-                f"“{_snippet(plain)}” needs to be a full link starting with https://. "
-                f"Try: {_EXAMPLE}"
-            )
+            return _error(notice("needs_full_link", shown=_snippet(plain), example=_EXAMPLE))
         for part in _WORD_SPLIT_RE.split(lowered):
             part = part.strip(_WORD_STRIP)
             if not part:
                 continue
             kinds = _TYPE_WORDS.get(part) or _COMMAND_ONLY_WORDS.get(part)
             if kinds is None:
-                return _error(
-                    f"I don't know “{_snippet(part)}”. Ask for any of: {_VALID_WORDS_TEXT}."
-                )
+                return _error(notice("unknown_word", word=_snippet(part), valid=_VALID_WORDS_TEXT))
             types |= kinds
 
     if not candidates:
-        return _error(f"Which video? Add a link to it: {_EXAMPLE}")
+        return _error(notice("which_video", example=_EXAMPLE))
     if len(candidates) > 1:
-        return _error("One video per /gist, please: send each link in its own command.")
+        return _error(notice("one_video"))
     url, problem = _check_url(candidates[0])
     if url is None:
-        return _error(problem or "That link can't be used.")
+        return _error(problem or notice("unusable_link"))
     return GistCommand(kind="gist", url=url, types=frozenset(types) or GistType.all())
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from bot.gist.models import GistType
 from bot.gist.schema import ordered
 from bot.jobs.models import Job, SlackContext, SourceSpec, Trigger
+from bot.messages import notice
 from bot.slack.links import extract_urls, split_files
 from bot.sources.urls import UrlKind, classify_url
 
@@ -69,30 +70,22 @@ def build_jobs(
         )
     if explicit and non_videos:
         names = ", ".join(str(f.get("name") or "a file") for f in non_videos[:3])
-        out.notes.append(
-            f"{names} {'is' if len(non_videos) == 1 else 'are'} not a video, so I skipped "
-            f"{'it' if len(non_videos) == 1 else 'them'}. I work on video files and direct "
-            "video links."
-        )
+        one = len(non_videos) == 1
+        verb, pronoun = ("is", "it") if one else ("are", "them")
+        out.notes.append(notice("not_videos_skipped", names=names, verb=verb, pronoun=pronoun))
     for url in extract_urls(message):
         kind = classify_url(url)
         if kind.kind is UrlKind.DIRECT_MEDIA:
             sources.append(SourceSpec(kind="url", url=url))
         elif kind.kind is UrlKind.HOSTING_PAGE and explicit:
-            out.notes.append(
-                f"{kind.service} pages can't be analysed: TwelveLabs needs a direct link to the "
-                "video file (for example one ending in .mp4). Download the video and upload it "
-                "here instead."
-            )
+            out.notes.append(notice("hosting_page_in_message", service=kind.service))
         elif kind.kind is UrlKind.OTHER and explicit:
             sources.append(SourceSpec(kind="url", url=url, probe=True))
 
     if len(sources) > max_videos:
         skipped = len(sources) - max_videos
-        out.notes.append(
-            f"Skipped {skipped} more video{'s' if skipped != 1 else ''}: "
-            f"I gist at most {max_videos} per message."
-        )
+        plural = "s" if skipped != 1 else ""
+        out.notes.append(notice("skipped_videos", count=skipped, plural=plural, limit=max_videos))
         sources = sources[:max_videos]
 
     for source in sources:
