@@ -75,20 +75,27 @@ class PgStore(Store):
             conninfo = self._conninfo()
             async with await psycopg.AsyncConnection.connect(conninfo) as conn:
                 await migrate(conn, self._schema)
-            pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-                conninfo,
-                min_size=self._sizes[0],
-                max_size=self._sizes[1],
-                open=False,
-                name="gistbot",
-                # One round trip per checkout buys recovery from a database restart or
-                # failover without a failed job step per stale pooled connection.
-                check=AsyncConnectionPool.check_connection,
-            )
-            await pool.open(wait=True, timeout=float(self._connect_timeout_s))
+            self._pool = await self._open_pool(conninfo)
         except psycopg.Error as exc:
             raise StoreUnavailable(self._explain(exc)) from None
-        self._pool = pool
+
+    async def _open_pool(self, conninfo: str) -> AsyncConnectionPool[Conn]:
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            conninfo,
+            min_size=self._sizes[0],
+            max_size=self._sizes[1],
+            open=False,
+            name="gistbot",
+            # One round trip per checkout buys recovery from a database restart or failover
+            # without a failed job step per stale pooled connection.
+            check=AsyncConnectionPool.check_connection,
+        )
+        try:
+            await pool.open(wait=True, timeout=float(self._connect_timeout_s))
+        except BaseException:
+            await pool.close()  # stops its reconnecting workers
+            raise
+        return pool
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -2,10 +2,15 @@
 
 import asyncio
 import uuid
+from pathlib import Path
+
+import pytest
 
 from bot.gist.models import Gist, GistType
 from bot.jobs.cache import ResultCache
 from bot.jobs.models import JobState
+from bot.jobs.store import JobStore
+from bot.jobs.store_base import StoreUnavailable
 from tests.jobs.conftest import Replica, make_job
 
 
@@ -121,3 +126,12 @@ async def test_usage_recorded_by_two_replicas_counts_once(replica: Replica) -> N
         *(b.record_usage(f"j{i}", "T", "U", 10.0, 5) for i in range(5)),
     )
     assert await a.usage_today("T", "U") == {"video_seconds": 50.0, "tokens": 25.0, "jobs": 5.0}
+
+
+async def test_an_unusable_sqlite_path_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    store = JobStore(tmp_path / "file" / "jobs.sqlite3")
+    with pytest.raises(StoreUnavailable, match=r"^GIST_DB_PATH: cannot open") as caught:
+        await store.open()
+    assert "\n" not in str(caught.value)
+    await store.close()
