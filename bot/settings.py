@@ -119,6 +119,8 @@ class Settings(TwelveLabsSettings):
 
     # Jobs
     gist_db_path: Path = Path("gistbot.sqlite3")
+    gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
+    gist_lease_s: float = Field(default=30.0, gt=0)  # a replica's claim on a job, unrenewed
     gist_max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
     gist_max_concurrent_analyses: int = Field(default=8, ge=1, le=256)
     gist_job_timeout_s: float = Field(default=3600.0, gt=0)
@@ -153,6 +155,15 @@ class Settings(TwelveLabsSettings):
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _csv(value)
+
+    @field_validator("gist_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (unset: the SQLite file GIST_DB_PATH)")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -10,7 +10,7 @@ from cachetools import TTLCache
 from bot import metrics
 from bot.gist.models import Gist, GistType
 from bot.gist.schema import ordered
-from bot.jobs.store import JobStore
+from bot.jobs.store_base import Store
 
 
 def _types_key(types: frozenset[GistType]) -> str:
@@ -36,7 +36,7 @@ def restrict(gist: Gist, types: frozenset[GistType]) -> Gist:
 
 
 class ResultCache:
-    def __init__(self, store: JobStore, ttl_s: float, maxsize: int = 4096) -> None:
+    def __init__(self, store: Store, ttl_s: float, maxsize: int = 4096) -> None:
         self._store = store
         self._ttl = ttl_s
         self._memory: TTLCache[str, list[tuple[str, str]]] = TTLCache(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import metrics
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
-from bot.jobs.store import JobStore
+from bot.jobs.store_base import Store
 from bot.settings import Settings
 
 
@@ -23,7 +23,7 @@ def _minutes(seconds: float) -> str:
 
 
 class Guard:
-    def __init__(self, settings: Settings, store: JobStore) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self._s = settings
         self._store = store
 
