@@ -24,10 +24,11 @@ from bot.gist.service import GistService, twelvelabs_client
 from bot.jobs import tmpfiles
 from bot.jobs.cache import ResultCache
 from bot.jobs.guard import Guard
+from bot.jobs.leases import LOCAL_OWNER, Lease, owner_name
 from bot.jobs.pipeline import Pipeline
 from bot.jobs.retry import StepRetry
 from bot.jobs.runner import JobRunner
-from bot.jobs.store import JobStore
+from bot.jobs.store_base import Store, StoreUnavailable, make_store
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.deps import Deps
@@ -54,12 +55,12 @@ class Running:
     settings: Settings
     app: AsyncApp
     runner: JobRunner
-    store: JobStore
+    store: Store
     url: str
     _site_runner: web.AppRunner
     _closers: list[Any] = field(default_factory=list)
     _socket: AsyncSocketModeHandler | None = None
-    _prune: asyncio.Task[None] | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.settings.gist_shutdown_grace_s if grace_s is None else grace_s
@@ -68,8 +69,8 @@ class Running:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self._site_runner.cleanup()
-        if self._prune is not None:
-            self._prune.cancel()
+        for task in self._background:  # the prune loop and the lease heartbeat
+            task.cancel()
         # 2. Let short steps finish; the rest stays resumable in the store.
         await self.runner.stop(grace)
         for close in reversed(self._closers):
@@ -79,7 +80,7 @@ class Running:
 
 async def start(settings: Settings) -> Running:
     closers: list[Any] = []
-    store = JobStore(settings.gist_db_path)
+    store = make_store(settings)
     guard = Guard(settings, store)
     app = build_app(settings)
     client = app.client
@@ -97,8 +98,15 @@ async def start(settings: Settings) -> Running:
         ) from None
     log.info("connected to Slack team %s as %s", auth.get("team"), auth.get("user"))
 
-    await store.open()
+    try:
+        await store.open()
+    except StoreUnavailable as exc:
+        await store.close()
+        raise StartupError(str(exc)) from None
     closers.append(store.close)
+    lease = Lease(store, owner_name(bool(settings.gist_database_url)), settings.gist_lease_s)
+    if lease.owner == LOCAL_OWNER:  # this process is the only one: what it held is its own
+        await store.release_all(lease.owner)
     tl = twelvelabs_client(settings)
     closers.append(tl.aclose)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
@@ -111,7 +119,7 @@ async def start(settings: Settings) -> Running:
     )
     pipeline = Pipeline(
         settings=settings,
-        store=store,
+        lease=lease,
         service=service,
         fetcher=fetcher,
         cache=ResultCache(store, settings.gist_cache_ttl_s),
@@ -123,6 +131,7 @@ async def start(settings: Settings) -> Running:
     runner = JobRunner(
         settings=settings,
         store=store,
+        lease=lease,
         pipeline=pipeline,
         notifier=SlackNotifier(client, settings),
         fetcher=fetcher,
@@ -184,9 +193,14 @@ async def start(settings: Settings) -> Running:
         _site_runner=site_runner,
         _closers=closers,
         _socket=socket,
-        _prune=asyncio.create_task(prune()),
+        _background=[asyncio.create_task(prune()), asyncio.create_task(runner.keep_leases())],
     )
-    log.info("gistbot listening on %s (%s mode)", url, "socket" if socket else "HTTP")
+    log.info(
+        "gistbot listening on %s (%s mode, replica %s)",
+        url,
+        "socket" if socket else "HTTP",
+        lease.owner,
+    )
     return running
 
 

@@ -23,12 +23,12 @@ from bot.jobs import tmpfiles
 from bot.jobs.cache import ResultCache
 from bot.jobs.flights import Flights
 from bot.jobs.guard import Guard
+from bot.jobs.leases import Lease
 from bot.jobs.links import check_link
 from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import FetchedFile, FileFetcher
 from bot.jobs.retry import StepRetry
-from bot.jobs.store import JobStore
 from bot.settings import Settings
 from bot.transient import is_transient
 
@@ -40,7 +40,7 @@ Report = Callable[[Phase, float | None], Awaitable[None]]
 @dataclass
 class Pipeline:
     settings: Settings
-    store: JobStore
+    lease: Lease  # saves, fenced by this replica's lease
     service: GistService
     fetcher: FileFetcher
     cache: ResultCache
@@ -109,7 +109,7 @@ class Pipeline:
         job.thumbnail_url = info.thumbnail_url
         if info.size_bytes:
             job.source.size_bytes = job.source.size_bytes or info.size_bytes
-        await self.store.save(job)
+        await self.lease.save(job)
         self.service.index_in_background(job.asset_id)
 
     async def _analyse(self, job: Job, report: Report) -> Gist:
@@ -124,9 +124,11 @@ class Pipeline:
 
         async def on_task(task_id: str, attempt: int) -> None:
             job.task_id, job.task_attempt = task_id, attempt
-            await self.store.save(job)
+            await self.lease.save(job)
 
         await report(Phase.ANALYSING, None)
+        if job.task_id is None:
+            await self.lease.check(job)  # an analysis is paid for: only while the job is ours
         gist = await self.service.analyze(
             job.asset_id,
             job.type_set,
@@ -146,7 +148,7 @@ class Pipeline:
             job.asset_id = await self.service.find_asset(job.id, job.source.name)
             if job.asset_id is not None:
                 log.info("job %s found its asset %s from an earlier try", job.id, job.asset_id)
-                await self.store.save(job)
+                await self.lease.save(job)
                 return None
         if job.source.kind == "url":
             await self._asset_from_link(job, report)
@@ -157,7 +159,7 @@ class Pipeline:
                 return await self._upload(job, fetched, report)
             except Exception as exc:
                 if not is_transient(exc):  # a try later reuses the download; a failure doesn't
-                    await tmpfiles.release(job, self.store)
+                    await tmpfiles.release(job, self.lease)
                 raise
 
     async def _asset_from_link(self, job: Job, report: Report) -> None:
@@ -167,12 +169,12 @@ class Pipeline:
                 job, http=self.http, allow_private=self.settings.gist_allow_private_urls
             )
         job.asset_requested = True
-        await self.store.save(job)
+        await self.lease.save(job)
         await report(Phase.UPLOADING, None)
         job.asset_id = await self.service.create_asset(
             Source(url=job.source.url, filename=job.source.name), request_key=job.id
         )
-        await self.store.save(job)
+        await self.lease.save(job)
 
     async def _download(self, job: Job, report: Report) -> FetchedFile:
         kept = tmpfiles.kept_download(job)
@@ -194,7 +196,7 @@ class Pipeline:
             raise
         job.sha256, job.source.size_bytes = fetched.sha256, fetched.size
         job.tmp_path = str(fetched.path)
-        await self.store.save(job)
+        await self.lease.save(job)
         return fetched
 
     async def _upload(self, job: Job, fetched: FetchedFile, report: Report) -> Gist | None:
@@ -202,18 +204,18 @@ class Pipeline:
             cached = await self.cache.get(["sha256:" + fetched.sha256], job.type_set)
             if cached is not None:
                 job.cached = True
-                await tmpfiles.release(job, self.store)
+                await tmpfiles.release(job, self.lease)
                 return cached
 
         async def on_multipart(upload_id: str, asset_id: str) -> None:
             job.upload_id, job.asset_id = upload_id, asset_id
-            await self.store.save(job)
+            await self.lease.save(job)
 
         async def on_bytes(done: int, total: int) -> None:
             await report(Phase.UPLOADING, 100.0 * done / total if total else None)
 
         job.asset_requested = True
-        await self.store.save(job)
+        await self.lease.save(job)
         await report(Phase.UPLOADING, 0.0)
         job.asset_id = await self.service.create_asset(
             Source(path=fetched.path, filename=job.source.name),
@@ -224,5 +226,5 @@ class Pipeline:
             request_key=job.id,
         )
         job.upload_id = None
-        await tmpfiles.release(job, self.store)  # saves the job, asset id included
+        await tmpfiles.release(job, self.lease)  # saves the job, asset id included
         return None

@@ -24,6 +24,11 @@ class FetchedFile:
     sha256: str
 
 
+class JobSaver(Protocol):
+    async def save(self, job: Job) -> None:
+        """Save the job's durable steps (fenced by this replica's lease)."""
+
+
 class Notifier(Protocol):
     async def started(self, job: Job, *, recover: bool = False) -> None:
         """Post the placeholder reply (and, for /gist, the message that opens its thread) and

@@ -21,12 +21,13 @@ from typing import TypeVar
 from bot import metrics
 from bot.gist.errors import GistFailure, explain
 from bot.jobs import tmpfiles
+from bot.jobs.leases import Lease
 from bot.jobs.models import Job, JobState, Trigger
 from bot.jobs.pipeline import Pipeline
 from bot.jobs.ports import FileFetcher, Notifier
 from bot.jobs.progress import EditBudget, ProgressReporter
 from bot.jobs.retry import StepRetry
-from bot.jobs.store import JobStore
+from bot.jobs.store_base import LeaseLost, Store
 from bot.messages import Audience
 from bot.settings import Settings
 from bot.transient import is_channel_gone, is_transient
@@ -41,7 +42,8 @@ class JobRunner:
         self,
         *,
         settings: Settings,
-        store: JobStore,
+        store: Store,
+        lease: Lease,
         pipeline: Pipeline,
         notifier: Notifier,
         fetcher: FileFetcher,
@@ -49,6 +51,7 @@ class JobRunner:
     ) -> None:
         self._s = settings
         self._store = store
+        self._lease = lease
         self._pipeline = pipeline
         self._notifier = notifier
         self._fetcher = fetcher
@@ -70,7 +73,10 @@ class JobRunner:
         """Persist jobs and mark their event seen, in one transaction."""
         if self._stopping:
             raise RuntimeError("shutting down")
-        return await self._store.accept(jobs, event_id)
+        # New jobs start out claimed by this replica: nobody else takes them while it lives.
+        return await self._store.accept(
+            jobs, event_id, owner=self._lease.owner, lease_s=self._lease.lease_s
+        )
 
     def start(self, job: Job) -> None:
         if job.id in self._tasks or self._stopping:
@@ -85,8 +91,15 @@ class JobRunner:
         task.add_done_callback(forget)
 
     async def resume_all(self) -> int:
-        jobs = await self._store.unfinished()
-        await tmpfiles.sweep(self._pipeline.tmp_dir, jobs)
+        """At start-up: sweep stale downloads, then claim and resume what nobody holds."""
+        await tmpfiles.sweep(self._pipeline.tmp_dir, await self._store.unfinished())
+        return await self.take_over()
+
+    async def take_over(self, limit: int = 1000) -> int:
+        """Claim unfinished jobs whose lease ran out (or that nobody holds) and resume them."""
+        if self._stopping:
+            return 0
+        jobs = await self._store.claim_expired(self._lease.owner, self._lease.lease_s, limit)
         for job in jobs:
             log.info(
                 "resuming job %s (asset=%s task=%s posted=%s error=%s)",
@@ -98,6 +111,21 @@ class JobRunner:
             )
             self.start(job)
         return len(jobs)
+
+    async def keep_leases(self) -> None:
+        """The heartbeat: renew every lease held, stop jobs whose lease was lost, and take
+        over jobs other replicas abandoned. Runs until cancelled."""
+        interval = self._lease.lease_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held = await self._store.renew_all(self._lease.owner, self._lease.lease_s)
+                for job_id in set(self._tasks) - held:
+                    log.warning("job %s: lease lost; another replica carries on with it", job_id)
+                    self._tasks[job_id].cancel()
+                await self.take_over()
+            except Exception as exc:  # the database is away: try again next beat
+                log.warning("lease heartbeat failed: %s", exc)
 
     @property
     def in_flight(self) -> int:
@@ -120,6 +148,8 @@ class JobRunner:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        # Hand the rest back at once: another replica (or the next start) resumes it.
+        await self._store.release_all(self._lease.owner)
 
     # -- one job -----------------------------------------------------------------------
     async def _run(self, job: Job) -> None:
@@ -131,9 +161,13 @@ class JobRunner:
             if job.state is JobState.RUNNING:
                 await self._deliver(job)
         except asyncio.CancelledError:
-            # Shutdown: the job stays 'running' in the store and resumes on the next start.
+            # Shutdown or a lost lease: the job stays 'running' in the store and resumes on
+            # the next start, or on the replica that holds it now.
             log.info("job %s interrupted; it will resume", job.id)
             raise
+        except LeaseLost:
+            log.warning("job %s: lease lost; another replica carries on with it", job.id)
+            return
         failed = job.state is JobState.FAILED and job.error_code is not None
         ended = GistFailure.restore(job.error_code or "", job.error_fields) if failed else None
         metrics.job_ended(job, ended, time.monotonic() - started)
@@ -163,17 +197,19 @@ class JobRunner:
                 job.gist = await self._pipeline.gist(job, reporter)
         except TimeoutError:
             await self._decide_failure(job, self._deadline_failure(job))
+        except LeaseLost:
+            raise
         except Exception as exc:
             await self._decide_failure(job, explain(exc), exc)
         else:
             job.delivery_deadline_at = time.time() + self._s.gist_delivery_timeout_s
-            await self._store.save(job)
+            await self._lease.save(job)
         finally:
             self._retry.forget(job.id)
             # Before anything else is shown: a late progress edit must not overwrite it.
             await reporter.close()
             if job.error_code is not None:
-                await tmpfiles.release(job, self._store)
+                await tmpfiles.release(job, self._lease)
 
     def _deadline_failure(self, job: Job) -> GistFailure:
         recent = self._retry.last_transient(
@@ -211,9 +247,9 @@ class JobRunner:
         # Saved before posting: a try after an unknown outcome (or a restart) looks first.
         recover = job.placeholder_requested
         job.placeholder_requested = True
-        await self._store.save(job)
+        await self._lease.save(job)
         await self._notifier.started(job, recover=recover)
-        await self._store.save(job)
+        await self._lease.save(job)
 
     async def _step(self, job: Job, what: str, step: Callable[[], Awaitable[T]]) -> T:
         return await self._retry.run(what, job.id, step, until=job.deadline_at)
@@ -230,7 +266,7 @@ class JobRunner:
         job.error_code = failure.code
         job.error_fields = {k: str(v) for k, v in failure.fields.items()}
         job.delivery_deadline_at = time.time() + self._s.gist_delivery_timeout_s
-        await self._store.save(job)
+        await self._lease.save(job)
 
     # -- delivery ----------------------------------------------------------------------
     async def _deliver(self, job: Job) -> None:
@@ -246,6 +282,8 @@ class JobRunner:
         what = "posting the gist" if failure is None else "posting the failure notice"
         try:
             await self._retry.run(what, job.id, lambda: self._show(job, failure), until=until)
+        except LeaseLost:
+            raise
         except Exception as exc:
             # Nobody can be told (the channel is gone) or Slack stayed away past the delivery
             # deadline: one line, and the job ends. The gist stays in the cache.
@@ -269,10 +307,11 @@ class JobRunner:
             # Never posted, or its outcome unknown: find it or post it now (a /gist's thread
             # opener too), then edit it into the answer.
             await self._post_placeholder(job)
+        await self._lease.check(job)  # a reply is posted only while the job is ours
         if failure is None:
             await self._notifier.result(job)
             job.result_posted = True
-            await self._store.save(job)
+            await self._lease.save(job)
         else:
             await self._notifier.failed(job, failure)
 
@@ -291,5 +330,6 @@ class JobRunner:
     async def _finish(self, job: Job, state: JobState, code: str | None) -> None:
         job.state, job.error_code = state, code
         job.finished_at = time.time()
-        await tmpfiles.release(job, self._store)
-        await self._store.save(job)
+        await tmpfiles.release(job, self._lease)
+        await self._lease.save(job)
+        await self._lease.release(job)

@@ -13,8 +13,7 @@ import logging
 from pathlib import Path
 
 from bot.jobs.models import Job
-from bot.jobs.ports import FetchedFile
-from bot.jobs.store import JobStore
+from bot.jobs.ports import FetchedFile, JobSaver
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +36,13 @@ def kept_download(job: Job) -> FetchedFile | None:
     return None
 
 
-async def release(job: Job, store: JobStore) -> None:
+async def release(job: Job, saver: JobSaver) -> None:
     """Remove the job's download (if any) and save the job without it."""
     if job.tmp_path is None:
         return
     await asyncio.to_thread(Path(job.tmp_path).unlink, missing_ok=True)
     job.tmp_path = None
-    await store.save(job)
+    await saver.save(job)
 
 
 def _sweep(tmp_dir: Path, keep: set[str]) -> int:

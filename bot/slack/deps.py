@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncBoltContext
 
 from bot.jobs.guard import Guard
 from bot.jobs.runner import JobRunner
-from bot.jobs.store import JobStore
+from bot.jobs.store_base import Store
 from bot.settings import Settings
 
 DEDUPE_MEMORY_S = 3600.0  # Slack retries within ~5 minutes
@@ -19,14 +19,14 @@ DEDUPE_MEMORY_S = 3600.0  # Slack retries within ~5 minutes
 @dataclass(frozen=True)
 class Deps:
     settings: Settings
-    store: JobStore
+    store: Store
     guard: Guard
     runner: JobRunner
     # Event ids this process has seen; the store remembers them across restarts.
     recent_events: TTLCache[str, bool]
 
     @classmethod
-    def build(cls, settings: Settings, store: JobStore, guard: Guard, runner: JobRunner) -> Deps:
+    def build(cls, settings: Settings, store: Store, guard: Guard, runner: JobRunner) -> Deps:
         recent: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=DEDUPE_MEMORY_S)
         return cls(settings, store, guard, runner, recent)
 
