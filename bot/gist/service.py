@@ -95,7 +95,7 @@ class GistService:
         that a process killed between the POST and saving its answer can find the asset again
         (`find_asset`) instead of paying for a second one."""
         if source.url is not None:
-            asset = await self._client.create_asset_from_url(
+            asset = await self._client.assets.create_from_url(
                 source.url,
                 filename=source.filename,
                 enable_thumbnail=True,
@@ -103,7 +103,7 @@ class GistService:
             )
             return asset.id
         assert source.path is not None
-        asset = await self._client.upload_asset_file(
+        asset = await self._client.assets.upload(
             source.path,
             filename=source.filename or source.path.name,
             enable_thumbnail=True,
@@ -118,7 +118,7 @@ class GistService:
     async def find_asset(self, request_key: str, filename: str | None) -> str | None:
         """The asset an earlier, interrupted create_asset() made for this request, if any."""
         # Multipart assets are left out: a session can't be resumed from its asset alone.
-        asset = await self._client.find_asset(request_key, filename)
+        asset = await self._client.assets.find(request_key, filename)
         return asset.id if asset is not None else None
 
     # -- step 2: wait until the asset is ready -----------------------------------------
@@ -126,7 +126,7 @@ class GistService:
         async def on_status(status: str) -> None:
             log.info("asset %s is %s", asset_id, status)
 
-        detail = await self._client.wait_for_asset(
+        detail = await self._client.assets.wait(
             asset_id, timeout_s=self._settings.gist_asset_timeout_s, on_status=on_status
         )
         return VideoInfo(
@@ -149,9 +149,11 @@ class GistService:
         try:
             async with self._index_lock:
                 if self._index_id is None:
-                    index = await self._client.find_or_create_index(self._settings.gist_index_name)
+                    index = await self._client.indexes.find_or_create(
+                        self._settings.gist_index_name
+                    )
                     self._index_id = index.id
-            ref = await self._client.create_indexed_asset(self._index_id, asset_id)
+            ref = await self._client.indexes.indexed_assets.create(self._index_id, asset_id)
             log.info("asset %s added to index %s as %s", asset_id, self._index_id, ref.id)
         except asyncio.CancelledError:
             raise
@@ -179,7 +181,7 @@ class GistService:
         while True:
             budget = min(self._settings.gist_max_tokens * (4 ** (attempt - 1)), MAX_TOKENS_CEILING)
             if task_id is None:
-                ref = await self._client.create_analysis_task(
+                ref = await self._client.analysis.create(
                     asset_id=asset_id,
                     prompt=prompt,
                     json_schema=schema,
@@ -192,7 +194,7 @@ class GistService:
                 log.info("analysis task %s created (attempt %d)", task_id, attempt)
                 if on_task is not None:
                     await on_task(task_id, attempt)
-            task = await self._client.wait_for_analysis_task(
+            task = await self._client.analysis.wait(
                 task_id, timeout_s=self._settings.gist_analysis_timeout_s
             )
             result = task.result

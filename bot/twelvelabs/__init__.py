@@ -1,26 +1,35 @@
 """Async TwelveLabs API v1.3 client (no Slack code, no job code).
 
 from bot.twelvelabs import TwelveLabsClient, errors, models
+
+async with TwelveLabsClient(api_key) as tl:
+    asset = await tl.assets.upload(path)
+    async for index in tl.indexes.list():
+        ...
 """
 
 from . import errors, models
-from .client import DEFAULT_BASE_URL, ProgressCb, StartedCb, StatusCb, TwelveLabsClient
+from .client import DEFAULT_BASE_URL, TwelveLabsClient
 from .multipart import MultipartSettings
-from .polling import poll_until
-from .retry import RetryMode, RetryPolicy
+from .pagination import AsyncPaginator
+from .polling import StatusCb
+from .resources import REQUEST_KEY, Analysis, Assets, IndexedAssets, Indexes, ProgressCb, StartedCb
 from .session import ClientStats
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "REQUEST_KEY",
+    "Analysis",
+    "Assets",
+    "AsyncPaginator",
     "ClientStats",
+    "IndexedAssets",
+    "Indexes",
     "MultipartSettings",
     "ProgressCb",
-    "RetryMode",
-    "RetryPolicy",
     "StartedCb",
     "StatusCb",
     "TwelveLabsClient",
     "errors",
     "models",
-    "poll_until",
 ]

@@ -29,11 +29,11 @@ from .formdata import FileBody, FileRange
 from .retry import RetryMode
 from .session import ApiSession, parse_model
 
-__all__ = ["MultipartSettings", "UploadRun", "strip_etag"]
+__all__ = ["MultipartSettings", "ProgressCb", "UploadRun", "strip_etag"]
 
 log = logging.getLogger("bot.twelvelabs")
 
-ProgressCb = Callable[[int, int], Awaitable[None]]
+ProgressCb = Callable[[int, int], Awaitable[None]]  # (bytes_done, bytes_total)
 
 T_SESSION = "/assets/multipart-uploads/{upload_id}"
 T_URLS = "/assets/multipart-uploads/{upload_id}/presigned-urls"

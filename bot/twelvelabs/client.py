@@ -1,15 +1,14 @@
 """A small async client for the TwelveLabs API v1.3 — only what gistbot uses.
 
     async with TwelveLabsClient(api_key) as tl:
-        asset = await tl.upload_asset_file(path, request_key=job_id)
-        asset = await tl.wait_for_asset(asset.id, timeout_s=600)
-        ref = await tl.create_analysis_task(asset_id=asset.id, prompt=..., json_schema=...)
-        task = await tl.wait_for_analysis_task(ref.task_id, timeout_s=900)
+        asset = await tl.assets.upload(path, request_key=job_id)
+        asset = await tl.assets.wait(asset.id, timeout_s=600)
+        ref = await tl.analysis.create(asset_id=asset.id, prompt=..., json_schema=...)
+        task = await tl.analysis.wait(ref.task_id, timeout_s=900)
 
-Retries, backoff and error mapping live in `session.py` / `retry.py`; creates that must not
-be repeated blindly in `creates.py` (with the look-ups in `lookups.py`); polling in
-`polling.py`; the large-file upload in `multipart.py`. The methods are grouped: assets in
-`assets.py`, analysis in `analysis.py`, indexes here.
+The client owns the one HTTP session (pool, retries, counters: `session.py`, `retry.py`); the
+API's nouns are resources over it (`resources/`). Creates that must not be repeated blindly go
+through `creates.py`, every listing through `pagination.py`, every wait through `polling.py`.
 """
 
 from __future__ import annotations
@@ -18,39 +17,29 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import httpx
 
-from . import errors, lookups, models
-from .analysis import AnalysisMethods
-from .assets import AssetMethods, ProgressCb, StartedCb
-from .creates import create_once
-from .multipart import MultipartSettings, MultipartUploader
-from .polling import PollSettings, StatusCb
-from .retry import RetryMode, RetryPolicy
+from .multipart import MultipartSettings
+from .polling import PollSettings
+from .resources import Analysis, Assets, Indexes
+from .retry import RetryPolicy
 from .session import ApiSession, ClientStats
 
-__all__ = ["DEFAULT_BASE_URL", "ProgressCb", "StartedCb", "StatusCb", "TwelveLabsClient"]
+__all__ = ["DEFAULT_BASE_URL", "TwelveLabsClient"]
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
-INDEX_MODEL = "marengo3.0"
-INDEX_MODEL_OPTIONS = ("visual", "audio")
 SleepFn = Callable[[float], Awaitable[None]]
 
-# Path templates: what logs, errors and `stats` show.
-T_INDEXES = "/indexes"
-T_INDEXED_ASSETS = "/indexes/{index_id}/indexed-assets"
-T_INDEXED_ASSET = "/indexes/{index_id}/indexed-assets/{indexed_asset_id}"
 
+class TwelveLabsClient:
+    """`assets`, `indexes` (with `indexes.indexed_assets`) and `analysis` share one session."""
 
-def _name_taken(exc: errors.TwelveLabsError) -> bool:
-    return isinstance(exc, errors.BadRequestError) and (
-        exc.status_code == 409 or exc.code == "index_name_already_exists"
-    )
+    assets: Assets
+    indexes: Indexes
+    analysis: Analysis
 
-
-class TwelveLabsClient(AssetMethods, AnalysisMethods):
     def __init__(
         self,
         api_key: str,
@@ -102,15 +91,18 @@ class TwelveLabsClient(AssetMethods, AnalysisMethods):
             max_connections=max_connections,
             sleep=sleep or asyncio.sleep,
         )
-        self._clock = clock
-        self.base_url = self._session.base_url
-        self.direct_upload_limit = direct_upload_limit
-        self.poll = PollSettings(poll_initial_s, poll_max_interval_s, poll_factor)
-        self.analyze_timeout_s = analyze_timeout_s or read_timeout_s * 10
-        self._uploader = MultipartUploader(self._session, multipart)
-        self._index_lock = asyncio.Lock()
-
-    # ------------------------------------------------------------------ lifecycle
+        poll = PollSettings(poll_initial_s, poll_max_interval_s, poll_factor)
+        self.assets = Assets(
+            self._session,
+            poll,
+            clock,
+            direct_upload_limit=direct_upload_limit,
+            multipart=multipart,
+        )
+        self.indexes = Indexes(self._session, poll, clock)
+        self.analysis = Analysis(
+            self._session, poll, clock, analyze_timeout_s=analyze_timeout_s or read_timeout_s * 10
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -127,119 +119,9 @@ class TwelveLabsClient(AssetMethods, AnalysisMethods):
         await self._session.aclose()
 
     def __repr__(self) -> str:  # never shows the key
-        return f"TwelveLabsClient(base_url={self.base_url!r})"
+        return f"TwelveLabsClient(base_url={self._session.base_url!r})"
 
     @property
     def stats(self) -> ClientStats:
         """HTTP attempts and retries per (method, path template)."""
         return self._session.stats
-
-    # ------------------------------------------------------------------ indexes
-
-    async def find_index(self, name: str) -> models.Index | None:
-        """The index named exactly `name`, or None."""
-        return await lookups.find_index(self._session, name)
-
-    async def find_or_create_index(self, name: str) -> models.Index:
-        """Find the index by name, else create it (`marengo3.0`, visual + audio).
-
-        Two creators racing: the loser's `index_name_already_exists` (or 409) leads to finding
-        the winner's index. A create whose outcome is unknown (5xx, connection dropped) is
-        resolved the same way: look again before trying again.
-        """
-        async with self._index_lock:
-            found = await self.find_index(name)
-            if found is not None:
-                return found
-            spec = [{"model_name": INDEX_MODEL, "model_options": list(INDEX_MODEL_OPTIONS)}]
-
-            async def create() -> models.Index:
-                created = await self._call(
-                    models.Index,
-                    "POST",
-                    T_INDEXES,
-                    mode=RetryMode.CREATE,
-                    json={"index_name": name, "models": spec},
-                )
-                # The 201 carries only `_id`: fill in what we asked for.
-                return created.model_copy(
-                    update={
-                        "index_name": created.index_name or name,
-                        "models": created.models
-                        or [models.IndexModel.model_validate(m) for m in spec],
-                    }
-                )
-
-            return await create_once(
-                self._session,
-                "POST",
-                T_INDEXES,
-                create,
-                lambda: self.find_index(name),
-                what=f"index {name!r}",
-                exists=_name_taken,
-            )
-
-    async def create_indexed_asset(
-        self,
-        index_id: str,
-        asset_id: str,
-        *,
-        enable_video_stream: bool = False,
-        user_metadata: dict[str, Any] | None = None,
-    ) -> models.IndexedAssetRef:
-        """`POST /indexes/{index_id}/indexed-assets` (202). The asset must be `ready`.
-
-        After an ambiguous failure the asset's own index listing says whether it got in.
-        """
-        payload: dict[str, Any] = {"asset_id": asset_id}
-        if enable_video_stream:
-            payload["enable_video_stream"] = True
-        if user_metadata:
-            payload["user_metadata"] = user_metadata
-
-        async def create() -> models.IndexedAssetRef:
-            return await self._call(
-                models.IndexedAssetRef,
-                "POST",
-                T_INDEXED_ASSETS,
-                mode=RetryMode.CREATE,
-                path_params={"index_id": index_id},
-                json=payload,
-            )
-
-        return await create_once(
-            self._session,
-            "POST",
-            T_INDEXED_ASSETS,
-            create,
-            lambda: lookups.find_indexed_asset(self._session, index_id, asset_id),
-            what=f"asset {asset_id} in index {index_id}",
-        )
-
-    async def get_indexed_asset(self, index_id: str, indexed_asset_id: str) -> models.IndexedAsset:
-        return await self._call(
-            models.IndexedAsset,
-            "GET",
-            T_INDEXED_ASSET,
-            path_params={"index_id": index_id, "indexed_asset_id": indexed_asset_id},
-        )
-
-    async def wait_for_indexed_asset(
-        self,
-        index_id: str,
-        indexed_asset_id: str,
-        *,
-        timeout_s: float,
-        on_status: StatusCb | None = None,
-    ) -> models.IndexedAsset:
-        """Poll until `ready`; `failed` raises `IndexingFailed`."""
-        return await self._wait(
-            lambda: self.get_indexed_asset(index_id, indexed_asset_id),
-            models.INDEXED_ASSET_TERMINAL,
-            errors.IndexingFailed,
-            what="indexed asset",
-            resource_id=indexed_asset_id,
-            timeout_s=timeout_s,
-            on_status=on_status,
-        )

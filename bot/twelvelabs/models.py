@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from .pagination import Listing, Page
 
 __all__ = [
     "ANALYSIS_TASK_FAILED",
@@ -22,7 +24,6 @@ __all__ = [
     "ASSET_TERMINAL",
     "INDEXED_ASSET_STATUSES",
     "INDEXED_ASSET_TERMINAL",
-    "UPLOAD_SESSION_TERMINAL",
     "AnalysisResult",
     "AnalysisTask",
     "AnalysisTaskList",
@@ -41,11 +42,10 @@ __all__ = [
     "IndexList",
     "IndexModel",
     "IndexedAsset",
+    "IndexedAssetList",
     "IndexedAssetRef",
     "IndexedAssetStatus",
-    "Listing",
     "MultipartUpload",
-    "PageInfo",
     "PresignedUrl",
     "PresignedUrls",
     "UploadList",
@@ -114,9 +114,6 @@ ANALYSIS_TASK_FAILED: frozenset[str] = frozenset(
 ANALYSIS_TASK_TERMINAL: frozenset[str] = (
     frozenset({AnalysisTaskStatus.READY}) | ANALYSIS_TASK_FAILED
 )
-UPLOAD_SESSION_TERMINAL: frozenset[str] = frozenset(
-    {UploadSessionStatus.COMPLETED, UploadSessionStatus.FAILED, UploadSessionStatus.EXPIRED}
-)
 
 
 # ---------------------------------------------------------------------------- shared bits
@@ -130,27 +127,6 @@ class ErrorInfo(_Model):
 class Usage(_Model):
     output_tokens: int = 0
     input_tokens: int | None = None
-
-
-class PageInfo(_Model):
-    limit_per_page: int | None = None
-    page: int | None = None
-    total_page: int | None = None
-    total_results: int | None = None
-
-
-T = TypeVar("T")
-
-
-class Listing(_Model, Generic[T]):
-    """One page of a `GET` listing: `{data: [...], page_info: {...}}`."""
-
-    data: list[T] = Field(default_factory=list)
-    page_info: PageInfo | None = None
-
-    def is_last_page(self, page: int) -> bool:
-        info = self.page_info
-        return not self.data or info is None or info.total_page is None or page >= info.total_page
 
 
 # ---------------------------------------------------------------------------- assets
@@ -257,8 +233,8 @@ class UploadedChunk(_Model):
     error: str | None = None
 
 
-class UploadStatus(_Model):
-    """`GET /assets/multipart-uploads/{upload_id}` (one page)."""
+class UploadStatus(Page):
+    """`GET /assets/multipart-uploads/{upload_id}` (one page of `uploaded_chunks`)."""
 
     upload_id: str | None = None
     status: str = UploadSessionStatus.ACTIVE
@@ -268,7 +244,6 @@ class UploadStatus(_Model):
     chunks_pending: int | None = None
     total_size: int | None = None
     uploaded_size: int | None = None
-    page_info: PageInfo | None = None
     # Not in the July 2026 definition; used when a server sends them.
     asset_id: str | None = None
     chunk_size: int | None = None
@@ -368,6 +343,10 @@ class IndexedAsset(_Model):
     @property
     def error_message(self) -> str | None:
         return self.error.message if self.error else None
+
+
+class IndexedAssetList(Listing[IndexedAsset]):
+    """`GET /indexes/{index_id}/indexed-assets` (one page, newest first)."""
 
 
 # ---------------------------------------------------------------------------- analysis

@@ -7,8 +7,9 @@ The chunk work is in `chunks.py`; this module starts, resumes and finishes a ses
   `creates.create_once`. When its outcome is unknown, the asset it may have made is looked up
   by that key — but it cannot be resumed: the API gives no way from an asset to its upload
   session (the session listing names no asset, the asset names no session), and the upload
-  URLs came only in the lost answer. So such an asset is deleted and a fresh session created:
-  one asset remains, and it is the one returned.
+  URLs came only in the lost answer. So such an asset is deleted (by `forget_lost_session`,
+  which `client.assets` supplies) and a fresh session created: one asset remains, and it is
+  the one returned.
 """
 
 from __future__ import annotations
@@ -17,23 +18,39 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from . import errors, lookups, models
+from . import errors, models
 from .chunks import T_SESSION, MultipartSettings, ProgressCb, UploadRun, strip_etag
 from .creates import create_once
 from .formdata import guess_content_type
+from .pagination import iter_pages, paginate
 from .retry import RetryMode
 from .session import ApiSession, parse_model
 
-__all__ = ["MultipartSettings", "MultipartUploader", "deduce_chunk_size", "strip_etag"]
+__all__ = [
+    "MultipartSettings",
+    "MultipartUploader",
+    "StartedCb",
+    "deduce_chunk_size",
+    "strip_etag",
+]
 
 log = logging.getLogger("bot.twelvelabs")
 
-StartedCb = Callable[[str, str], Awaitable[None]]
+StartedCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
+LostSessionCb = Callable[[str, str], Awaitable[None]]  # (request_key, filename)
 
 T_CREATE = "/assets/multipart-uploads"
+# A session's status lists every chunk; all are needed (a 10 GB upload in small chunks has
+# thousands), so this listing reads past the usual `MAX_PAGES`.
+SESSION_PAGES = 1000
+
+
+def _chunks(status: models.UploadStatus) -> list[models.UploadedChunk]:
+    return status.uploaded_chunks
 
 
 def deduce_chunk_size(total_size: int, uploaded_size: int, completed: set[int]) -> int | None:
@@ -67,45 +84,42 @@ def asset_type_for(filename: str) -> str:
 
 
 class MultipartUploader:
-    def __init__(self, session: ApiSession, settings: MultipartSettings | None = None) -> None:
+    def __init__(
+        self,
+        session: ApiSession,
+        settings: MultipartSettings | None,
+        forget_lost_session: LostSessionCb,
+    ) -> None:
+        """`forget_lost_session(request_key, filename)` deals with the asset a session create
+        whose answer was lost may have made (`client.assets` deletes it)."""
         self.session = session
         self.settings = settings or MultipartSettings()
+        self.forget_lost_session = forget_lost_session
 
     async def get_status(self, upload_id: str) -> models.UploadStatus:
         """All pages of `GET /assets/multipart-uploads/{upload_id}`, chunks merged."""
         merged: models.UploadStatus | None = None
-        page = 1
-        while True:
-            response = await self.session.request(
-                "GET",
-                T_SESSION,
-                path_params={"upload_id": upload_id},
-                params={"page": page, "page_limit": 50},
-                mode=RetryMode.IDEMPOTENT,
-            )
-            status = parse_model(models.UploadStatus, response, method="GET", path=T_SESSION)
-            if merged is None:
-                merged = status
-            else:
-                merged.uploaded_chunks.extend(status.uploaded_chunks)
-            info = status.page_info
-            if (
-                info is None
-                or info.total_page is None
-                or page >= info.total_page
-                or not status.uploaded_chunks
-                or page >= 1000
-            ):
-                return merged
-            page += 1
+        pages = iter_pages(
+            self.session,
+            T_SESSION,
+            models.UploadStatus,
+            _chunks,
+            path_params={"upload_id": upload_id},
+            max_pages=SESSION_PAGES,
+        )
+        async with aclosing(pages):
+            async for status in pages:
+                if merged is None:
+                    merged = status
+                else:
+                    merged.uploaded_chunks.extend(status.uploaded_chunks)
+        assert merged is not None  # the first page is always read
+        return merged
 
     async def _chunk_size_from_listing(self, upload_id: str) -> int | None:
         """Find the session in `GET /assets/multipart-uploads` (unfinished sessions)."""
-        item = await lookups.find_item(
-            self.session,
-            T_CREATE,
-            models.UploadList,
-            lambda u: u.upload_id == upload_id and bool(u.chunk_size),
+        item = await paginate(self.session, T_CREATE, models.UploadList).find(
+            lambda u: u.upload_id == upload_id and bool(u.chunk_size)
         )
         return item.chunk_size if item is not None else None
 
@@ -234,7 +248,7 @@ class MultipartUploader:
             return parse_model(models.MultipartUpload, response, method="POST", path=T_CREATE)
 
         async def lookup() -> models.MultipartUpload | None:
-            await self._delete_orphans(request_key, filename)
+            await self.forget_lost_session(request_key, filename)
             return None  # nothing to resume: create a fresh session
 
         created = await create_once(
@@ -271,25 +285,6 @@ class MultipartUploader:
         )
         run.store_urls(created.upload_urls)
         return run
-
-    async def _delete_orphans(self, request_key: str, filename: str) -> None:
-        """Delete the unfinished multipart assets made for `request_key` (see the module doc).
-
-        Best effort: an orphan left behind costs nothing but clutter. A `ready` one (an upload
-        that did finish) is left alone.
-        """
-        found = await lookups.assets_for_key(
-            self.session, request_key, filename, methods=("multipart",)
-        )
-        for asset in found:
-            if asset.status == models.AssetStatus.READY:
-                continue
-            try:
-                await lookups.delete_asset(self.session, asset.id)
-            except errors.TwelveLabsError as exc:
-                log.warning("TwelveLabs: could not delete orphan asset %s: %s", asset.id, exc)
-            else:
-                log.info("TwelveLabs: deleted asset %s of a lost upload session", asset.id)
 
     async def _resume(
         self,

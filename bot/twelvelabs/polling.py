@@ -42,7 +42,6 @@ async def poll_until(
     factor: float = 1.5,
     on_status: StatusCb | None = None,
     what: str = "resource",
-    tolerate_transient: bool = True,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] | None = None,
 ) -> T:
@@ -64,7 +63,7 @@ async def poll_until(
             # The request layer already retried this one; a longer outage should not end a
             # long wait early, so keep polling while the deadline allows. 4xx propagate now.
             remaining = deadline - now()
-            if not tolerate_transient or not exc.transient or remaining <= 0:
+            if not exc.transient or remaining <= 0:
                 raise
             log.warning("TwelveLabs polling %s: %s; still polling", what, type(exc).__name__)
             await sleep(min(interval, remaining))

@@ -53,25 +53,6 @@ class ClientStats:
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     retries: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    @property
-    def total_requests(self) -> int:
-        return sum(self.requests.values())
-
-    @property
-    def total_retries(self) -> int:
-        return sum(self.retries.values())
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.retries.clear()
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """`{"requests": {"GET /assets/{asset_id}": 3, …}, "retries": {…}}`."""
-        return {
-            "requests": {f"{m} {t}": n for (m, t), n in sorted(self.requests.items())},
-            "retries": {f"{m} {t}": n for (m, t), n in sorted(self.retries.items())},
-        }
-
 
 def parse_model(model: type[M], response: httpx.Response, *, method: str, path: str) -> M:
     """Validate a 2xx JSON body into `model`, mapping any failure to `InvalidResponse`."""
@@ -124,10 +105,6 @@ class ApiSession:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
 
     # ------------------------------------------------------------------ helpers
 

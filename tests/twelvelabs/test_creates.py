@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.twelvelabs import TwelveLabsClient, errors
-from bot.twelvelabs.lookups import REQUEST_KEY
+from bot.twelvelabs import REQUEST_KEY, TwelveLabsClient, errors
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
 from tests.twelvelabs.conftest import Sleeps, make_client
 from tests.twelvelabs.test_endpoints import SCHEMA, ready_asset, sha256
@@ -57,35 +56,33 @@ async def _ready(env: Env) -> None:
 
 async def _ready_and_index(env: Env) -> None:
     await _ready(env)
-    env.index_id = (await env.client.find_or_create_index("team")).id
+    env.index_id = (await env.client.indexes.find_or_create("team")).id
 
 
 async def _url_asset(env: Env) -> str:
     # The create answers at once; the fetch (which fails: nothing listens) comes later.
-    asset = await env.client.create_asset_from_url("http://127.0.0.1:9/clip.mp4", request_key="j1")
+    asset = await env.client.assets.create_from_url("http://127.0.0.1:9/clip.mp4", request_key="j1")
     return asset.id
 
 
 async def _direct(env: Env) -> str:
-    return (await env.client.upload_asset_file(env.video, request_key="j1")).id
+    return (await env.client.assets.upload(env.video, request_key="j1")).id
 
 
 async def _multipart(env: Env) -> str:
-    return (await env.client.upload_asset_file(env.big, request_key="j1")).id
+    return (await env.client.assets.upload(env.big, request_key="j1")).id
 
 
 async def _indexed(env: Env) -> str:
-    return (await env.client.create_indexed_asset(env.index_id, env.asset_id)).id
+    return (await env.client.indexes.indexed_assets.create(env.index_id, env.asset_id)).id
 
 
 async def _index(env: Env) -> str:
-    return (await env.client.find_or_create_index("team")).id
+    return (await env.client.indexes.find_or_create("team")).id
 
 
 async def _task(env: Env) -> str:
-    ref = await env.client.create_analysis_task(
-        asset_id=env.asset_id, prompt="p", json_schema=SCHEMA
-    )
+    ref = await env.client.analysis.create(asset_id=env.asset_id, prompt="p", json_schema=SCHEMA)
     return ref.task_id
 
 
@@ -148,7 +145,7 @@ async def test_done_but_unanswered_create_is_found_not_repeated(
         assert [u.asset_id for u in live] == [env.created] and live[0].status == "completed"
     else:
         assert posts == [502 if kind == "error-after" else 0]  # never sent twice
-        assert env.client.stats.total_retries == 0
+        assert sum(env.client.stats.retries.values()) == 0
     assert fake.count("GET", case.lookup) >= 1
 
 
@@ -177,7 +174,7 @@ async def test_the_direct_upload_found_is_the_bytes_sent(
     fake: FakeTwelveLabs, client: TwelveLabsClient, video: Path, sleeps: Sleeps
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="error-after", status=500))
-    asset = await client.upload_asset_file(video, filename="found.mp4", request_key="job-9")
+    asset = await client.assets.upload(video, filename="found.mp4", request_key="job-9")
     state = fake.assets[asset.id]
     assert asset.filename == "found.mp4" and asset.user_metadata == {REQUEST_KEY: "job-9"}
     assert state.sha256 == sha256(video) and len(fake.assets) == 1
@@ -189,7 +186,7 @@ async def test_persistent_ambiguous_failure_ends_transient_after_max_retries(
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="503", times=20))
     with pytest.raises(errors.ServerError) as info:
-        await client.upload_asset_file(video)
+        await client.assets.upload(video)
     assert info.value.transient and info.value.status_code == 503
     assert fake.count("POST", "/assets") == 5  # 1 + max_retries (4)
     assert fake.count("GET", "/assets") == 5  # looked up after every attempt, the last too
@@ -203,7 +200,7 @@ async def test_dropped_every_time_ends_in_a_transient_transport_error(
 ) -> None:
     fake.add_fault(Fault(method="POST", path="/assets", kind="drop", times=20))
     with pytest.raises(errors.TransportError) as info:
-        await client.upload_asset_file(video)
+        await client.assets.upload(video)
     assert info.value.transient and info.value.may_have_succeeded
     assert fake.count("POST", "/assets") == 5 and fake.assets == {}
 
@@ -215,7 +212,7 @@ async def test_a_failed_look_up_stops_the_create(
     fake.add_fault(Fault(method="POST", path="/assets", kind="error-after"))
     fake.add_fault(Fault(method="GET", path="/assets", kind="401"))
     with pytest.raises(errors.AuthenticationError):
-        await client.upload_asset_file(video)
+        await client.assets.upload(video)
     assert fake.count("POST", "/assets") == 1 and len(fake.assets) == 1
 
 
@@ -223,7 +220,7 @@ async def test_4xx_on_create_is_not_looked_up_or_retried(
     fake: FakeTwelveLabs, client: TwelveLabsClient
 ) -> None:
     with pytest.raises(errors.BadRequestError):
-        await client.create_asset_from_url("ftp://example.com/x.mp4")
+        await client.assets.create_from_url("ftp://example.com/x.mp4")
     assert fake.count("POST", "/assets") == 1 and fake.count("GET", "/assets") == 0
 
 
@@ -232,7 +229,7 @@ async def test_task_with_callers_custom_id_relies_on_the_idempotency_key(
 ) -> None:
     asset = await ready_asset(client, video)
     fake.add_fault(Fault(method="POST", path="/analyze/tasks", kind="error-after"))
-    ref = await client.create_analysis_task(
+    ref = await client.analysis.create(
         asset_id=asset.id, prompt="p", json_schema=SCHEMA, custom_id="shared"
     )
     posts = [c for c in fake.calls if c.template == "/analyze/tasks" and c.method == "POST"]
@@ -247,10 +244,10 @@ async def test_task_custom_id_is_made_from_the_idempotency_key(
     fake: FakeTwelveLabs, client: TwelveLabsClient, video: Path
 ) -> None:
     asset = await ready_asset(client, video)
-    await client.create_analysis_task(
+    await client.analysis.create(
         asset_id=asset.id, prompt="p", json_schema=SCHEMA, idempotency_key="job1-2"
     )
-    await client.create_analysis_task(
+    await client.analysis.create(
         asset_id=asset.id, prompt="p", json_schema=SCHEMA, idempotency_key="has spaces/&"
     )
     first, second = (t.custom_id for t in fake.tasks.values())

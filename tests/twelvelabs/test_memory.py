@@ -30,11 +30,11 @@ async def test_upload_memory_is_bounded(fake: FakeTwelveLabs, large: Path, mode:
     async with make_client(fake, direct_upload_limit=limit, multipart=settings) as client:
         tracemalloc.start()
         try:
-            asset = await client.upload_asset_file(large)
+            asset = await client.assets.upload(large)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        await client.wait_for_asset(asset.id, timeout_s=20)
+        await client.assets.wait(asset.id, timeout_s=20)
     assert fake.assets[asset.id].sha256 == sha256(large)
     # The fake (same process) reads 1 MiB blocks; the client 256 KiB pieces, ≤ 3 chunks at once.
     # Holding one 4 MiB chunk per worker, let alone the file, would blow well past this.

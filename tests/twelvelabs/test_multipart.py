@@ -54,10 +54,10 @@ async def test_multipart_upload_streams_chunks_and_reports_in_batches(
 ) -> None:
     rec = Recorder()
     async with multipart_client(fake) as client:
-        asset = await client.upload_asset_file(
+        asset = await client.assets.upload(
             big, progress=rec.on_progress, on_multipart_started=rec.on_started, request_key="j1"
         )
-        detail = await client.wait_for_asset(asset.id, timeout_s=10)
+        detail = await client.assets.wait(asset.id, timeout_s=10)
     total = file_size(big)
     assert detail.status == "ready" and detail.size == total
     assert fake.assets[asset.id].sha256 == sha256(big)
@@ -105,8 +105,8 @@ async def test_many_chunks_need_several_url_batches(fake: FakeTwelveLabs, tmp_pa
     path = make_padded_video(tmp_path / "many.mp4", 120 * 4096 - 7)  # 120 chunks
     settings = MultipartSettings(concurrency=4, report_batch_size=25)
     async with multipart_client(fake, multipart=settings) as client:
-        asset = await client.upload_asset_file(path)
-        await client.wait_for_asset(asset.id, timeout_s=10)
+        asset = await client.assets.upload(path)
+        await client.assets.wait(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(path)
     counts = [c.body["count"] for c in fake.calls if c.template == URLS]
     assert max(counts) <= 50 and sum(counts) >= 118
@@ -119,8 +119,8 @@ async def test_expiring_urls_are_refreshed(fake: FakeTwelveLabs, big: Path) -> N
     fake.add_fault(Fault(method="PUT", path=PUT, kind="delay", delay_s=0.12, times=100))
     settings = MultipartSettings(concurrency=1, report_batch_size=5)
     async with multipart_client(fake, multipart=settings) as client:
-        asset = await client.upload_asset_file(big)
-        await client.wait_for_asset(asset.id, timeout_s=10)
+        asset = await client.assets.upload(big)
+        await client.assets.wait(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(big)
     # The first URLs cover all 10 chunks, so any presigned-urls call is a refresh. How many
     # depends on timing (a loaded machine batches differently), so only "some" is asserted.
@@ -134,8 +134,8 @@ async def test_refused_url_403_is_replaced(fake: FakeTwelveLabs, big: Path) -> N
             grant.used = True
 
     async with multipart_client(fake) as client:
-        asset = await client.upload_asset_file(big, on_multipart_started=burn_urls)
-        await client.wait_for_asset(asset.id, timeout_s=10)
+        asset = await client.assets.upload(big, on_multipart_started=burn_urls)
+        await client.assets.wait(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(big)
     statuses = [c.status for c in fake.calls if c.template == PUT]
     assert statuses.count(403) == 2 and statuses.count(200) == 10
@@ -145,10 +145,10 @@ async def test_chunk_put_5xx_is_retried(fake: FakeTwelveLabs, big: Path) -> None
     fake.add_fault(Fault(method="PUT", path=PUT, kind="503", retry_after="7", times=3))
     sleeps = Sleeps()
     async with multipart_client(fake, sleep=sleeps) as client:
-        asset = await client.upload_asset_file(big)
+        asset = await client.assets.upload(big)
         assert client.stats.retries[("PUT", "{upload_url}")] == 3
         assert sleeps.delays == [7.0] * 3  # the chunk retries wait through the injected sleep
-        await client.wait_for_asset(asset.id, timeout_s=10)
+        await client.assets.wait(asset.id, timeout_s=10)
     assert fake.assets[asset.id].sha256 == sha256(big)
 
 
@@ -159,7 +159,7 @@ async def test_resume_half_finished_session(fake: FakeTwelveLabs, big: Path, rem
     settings = MultipartSettings(concurrency=1, report_batch_size=2)
     async with multipart_client(fake, multipart=settings) as client:
         with pytest.raises(KeyboardInterruptLike):
-            await client.upload_asset_file(
+            await client.assets.upload(
                 big, progress=crash.on_progress, on_multipart_started=crash.on_started
             )
     [(upload_id, asset_id)] = crash.started
@@ -171,14 +171,14 @@ async def test_resume_half_finished_session(fake: FakeTwelveLabs, big: Path, rem
     rec = Recorder()
     extra = {"resume_asset_id": asset_id} if remember == "everything" else {}
     async with multipart_client(fake, multipart=settings) as client:
-        asset = await client.upload_asset_file(
+        asset = await client.assets.upload(
             big,
             progress=rec.on_progress,
             on_multipart_started=rec.on_started,
             resume_upload_id=upload_id,
             **extra,  # type: ignore[arg-type]
         )
-        detail = await client.wait_for_asset(asset.id, timeout_s=10)
+        detail = await client.assets.wait(asset.id, timeout_s=10)
     assert asset.id == asset_id and rec.started == []  # same session, no new one
     assert fake.count("POST", "/assets/multipart-uploads") == 1
     resent = fake.count("PUT", PUT) - puts_before
@@ -190,10 +190,10 @@ async def test_resume_half_finished_session(fake: FakeTwelveLabs, big: Path, rem
 async def test_resume_a_finished_session_uploads_nothing(fake: FakeTwelveLabs, big: Path) -> None:
     rec = Recorder()
     async with multipart_client(fake) as client:
-        asset = await client.upload_asset_file(big, on_multipart_started=rec.on_started)
+        asset = await client.assets.upload(big, on_multipart_started=rec.on_started)
         [(upload_id, asset_id)] = rec.started
         puts = fake.count("PUT", PUT)
-        again = await client.upload_asset_file(
+        again = await client.assets.upload(
             big, resume_upload_id=upload_id, resume_asset_id=asset_id
         )
     assert again.id == asset.id and fake.count("PUT", PUT) == puts
@@ -202,10 +202,10 @@ async def test_resume_a_finished_session_uploads_nothing(fake: FakeTwelveLabs, b
 async def test_resume_unknown_session_starts_a_new_one(fake: FakeTwelveLabs, big: Path) -> None:
     rec = Recorder()
     async with multipart_client(fake) as client:
-        asset = await client.upload_asset_file(
+        asset = await client.assets.upload(
             big, resume_upload_id="does-not-exist", on_multipart_started=rec.on_started
         )
-        await client.wait_for_asset(asset.id, timeout_s=10)
+        await client.assets.wait(asset.id, timeout_s=10)
     assert len(rec.started) == 1 and fake.count("POST", "/assets/multipart-uploads") == 1
 
 
@@ -213,7 +213,7 @@ async def test_failed_report_is_an_error(fake: FakeTwelveLabs, big: Path) -> Non
     fake.add_fault(Fault(method="POST", path=SESSION, kind="401"))
     async with multipart_client(fake) as client:
         with pytest.raises(errors.AuthenticationError):
-            await client.upload_asset_file(big)
+            await client.assets.upload(big)
 
 
 def test_chunk_geometry_of_the_fixture(big: Path) -> None:

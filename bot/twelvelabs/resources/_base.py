@@ -1,8 +1,4 @@
-"""What every group of client methods shares: the session, one typed call, polling to a status.
-
-`TwelveLabsClient` (client.py) is built from method groups — assets (assets.py), analysis
-(analysis.py), indexes (client.py) — over this core, so that each module stays small.
-"""
+"""What every resource shares: the session, one typed call, polling a resource to `ready`."""
 
 from __future__ import annotations
 
@@ -11,15 +7,15 @@ from typing import Any, Protocol, TypeVar
 
 import pydantic
 
-from . import errors
-from .multipart import MultipartUploader
-from .polling import PollSettings, StatusCb, poll_until
-from .retry import RetryMode
-from .session import ApiSession, parse_model
+from .. import errors
+from ..polling import PollSettings, StatusCb, poll_until
+from ..retry import RetryMode
+from ..session import ApiSession, parse_model
 
-__all__ = ["ClientCore"]
+__all__ = ["Clock", "Resource"]
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+Clock = Callable[[], float]
 
 
 class _Polled(Protocol):
@@ -29,18 +25,20 @@ class _Polled(Protocol):
     def error_message(self) -> str | None: ...
 
 
-P = TypeVar("P", bound=_Polled)
+R = TypeVar("R", bound=_Polled)
 
 
-class ClientCore:
-    """Set up by `TwelveLabsClient.__init__`."""
+class Resource:
+    """One API noun over the client's shared session.
 
-    _session: ApiSession
-    _uploader: MultipartUploader
-    _clock: Callable[[], float] | None
-    poll: PollSettings
-    direct_upload_limit: int
-    analyze_timeout_s: float
+    Every wait goes through the session's `sleep`; polling deadlines read `clock` (None: the
+    event loop's).
+    """
+
+    def __init__(self, session: ApiSession, poll: PollSettings, clock: Clock | None) -> None:
+        self._session = session
+        self._poll = poll
+        self._clock = clock
 
     async def _call(
         self,
@@ -59,7 +57,7 @@ class ClientCore:
 
     async def _wait(
         self,
-        fetch: Callable[[], Awaitable[P]],
+        fetch: Callable[[], Awaitable[R]],
         terminal: frozenset[str],
         failed: type[errors.ResourceFailed],
         *,
@@ -67,7 +65,7 @@ class ClientCore:
         resource_id: str,
         timeout_s: float,
         on_status: StatusCb | None,
-    ) -> P:
+    ) -> R:
         """Poll a resource to a terminal status; anything but `ready` raises `failed`."""
         item = await poll_until(
             fetch,
@@ -76,9 +74,9 @@ class ClientCore:
             timeout_s=timeout_s,
             on_status=on_status,
             what=f"{what} {resource_id}",
-            initial_s=self.poll.initial_s,
-            max_interval_s=self.poll.max_interval_s,
-            factor=self.poll.factor,
+            initial_s=self._poll.initial_s,
+            max_interval_s=self._poll.max_interval_s,
+            factor=self._poll.factor,
             sleep=self._session.sleep,
             clock=self._clock,
         )

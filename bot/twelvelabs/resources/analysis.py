@@ -1,4 +1,8 @@
-"""Analysis methods of `TwelveLabsClient`: async tasks (created once, awaited) and sync analyze."""
+"""`client.analysis`: analysis tasks (created once, awaited, listed) and the sync `analyze`.
+
+A task create that fails ambiguously is looked up in `GET /analyze/tasks?asset_id=` by the
+`custom_id` it carried; the sync `POST /analyze` is not created but answered, so it has none.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ from typing import Any
 
 import httpx
 
-from . import errors, lookups, models
-from .core import ClientCore
-from .creates import create_once
-from .polling import StatusCb
-from .retry import RetryMode
-from .session import parse_model
+from .. import errors, models
+from ..creates import create_once
+from ..pagination import AsyncPaginator, paginate
+from ..polling import PollSettings, StatusCb
+from ..retry import RetryMode
+from ..session import ApiSession, parse_model
+from ._base import Clock, Resource
 
-__all__ = ["AnalysisMethods", "custom_id_for"]
+__all__ = ["Analysis", "custom_id_for"]
 
 T_TASKS = "/analyze/tasks"
 T_TASK = "/analyze/tasks/{task_id}"
@@ -33,30 +38,41 @@ def custom_id_for(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
-class AnalysisMethods(ClientCore):
-    @staticmethod
-    def _analysis_payload(
-        *,
-        asset_id: str,
-        prompt: str,
-        json_schema: dict[str, Any],
-        model_name: str,
-        max_tokens: int | None,
-        temperature: float | None,
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "model_name": model_name,
-            "video": {"type": "asset_id", "asset_id": asset_id},
-            "prompt": prompt,
-            "response_format": {"type": "json_schema", "json_schema": json_schema},
-        }
-        if max_tokens is not None:
-            payload["max_tokens"] = max_tokens
-        if temperature is not None:
-            payload["temperature"] = temperature
-        return payload
+def _payload(
+    *,
+    asset_id: str,
+    prompt: str,
+    json_schema: dict[str, Any],
+    model_name: str,
+    max_tokens: int | None,
+    temperature: float | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "model_name": model_name,
+        "video": {"type": "asset_id", "asset_id": asset_id},
+        "prompt": prompt,
+        "response_format": {"type": "json_schema", "json_schema": json_schema},
+    }
+    if max_tokens is not None:
+        payload["max_tokens"] = max_tokens
+    if temperature is not None:
+        payload["temperature"] = temperature
+    return payload
 
-    async def create_analysis_task(
+
+class Analysis(Resource):
+    def __init__(
+        self,
+        session: ApiSession,
+        poll: PollSettings,
+        clock: Clock | None,
+        *,
+        analyze_timeout_s: float,
+    ) -> None:
+        super().__init__(session, poll, clock)
+        self._analyze_timeout_s = analyze_timeout_s
+
+    async def create(
         self,
         *,
         asset_id: str,
@@ -75,7 +91,7 @@ class AnalysisMethods(ClientCore):
         in `GET /analyze/tasks?asset_id=…`; a caller's `custom_id` need not be unique, so then
         the re-sent request relies on the key's replay alone.
         """
-        payload = self._analysis_payload(
+        payload = _payload(
             asset_id=asset_id,
             prompt=prompt,
             json_schema=json_schema,
@@ -99,29 +115,43 @@ class AnalysisMethods(ClientCore):
             )
 
         async def lookup() -> models.AnalysisTaskRef | None:
-            return await lookups.find_task(self._session, asset_id, marker) if ours else None
+            return await self._find(asset_id, marker) if ours else None
 
         return await create_once(
             self._session, "POST", T_TASKS, create, lookup, what=f"analysis task {key}"
         )
 
-    async def get_analysis_task(self, task_id: str) -> models.AnalysisTask:
+    async def _find(self, asset_id: str, custom_id: str) -> models.AnalysisTaskRef | None:
+        """The task on `asset_id` carrying `custom_id` (newest first), or None."""
+        task = await self.list(asset_id=asset_id).find(lambda t: t.custom_id == custom_id)
+        if task is None:
+            return None
+        return models.AnalysisTaskRef(task_id=task.task_id, status=task.status)
+
+    async def get(self, task_id: str) -> models.AnalysisTask:
+        """`GET /analyze/tasks/{task_id}`."""
         return await self._call(
             models.AnalysisTask, "GET", T_TASK, path_params={"task_id": task_id}
         )
 
-    async def wait_for_analysis_task(
+    async def wait(
         self, task_id: str, *, timeout_s: float, on_status: StatusCb | None = None
     ) -> models.AnalysisTask:
         """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`."""
         return await self._wait(
-            lambda: self.get_analysis_task(task_id),
+            lambda: self.get(task_id),
             models.ANALYSIS_TASK_TERMINAL,
             errors.AnalysisFailed,
             what="analysis task",
             resource_id=task_id,
             timeout_s=timeout_s,
             on_status=on_status,
+        )
+
+    def list(self, *, asset_id: str | None = None) -> AsyncPaginator[models.AnalysisTask]:
+        """`GET /analyze/tasks`, newest first; `asset_id` filters."""
+        return paginate(
+            self._session, T_TASKS, models.AnalysisTaskList, params={"asset_id": asset_id}
         )
 
     async def analyze(
@@ -137,9 +167,9 @@ class AnalysisMethods(ClientCore):
         """Sync `POST /analyze` with `"stream": false` (a single JSON answer).
 
         Retried on 429/5xx/connection failures, not after a read timeout (the work may be
-        under way and is billed).
+        under way and is billed). Its read timeout is the client's `analyze_timeout_s`.
         """
-        payload = self._analysis_payload(
+        payload = _payload(
             asset_id=asset_id,
             prompt=prompt,
             json_schema=json_schema,
@@ -150,7 +180,7 @@ class AnalysisMethods(ClientCore):
         payload["stream"] = False
         timeout = httpx.Timeout(
             connect=self._session.timeout.connect,
-            read=self.analyze_timeout_s,
+            read=self._analyze_timeout_s,
             write=self._session.timeout.write,
             pool=self._session.timeout.pool,
         )

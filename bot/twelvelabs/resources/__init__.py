@@ -1,0 +1,20 @@
+"""The API by noun: each resource is a small class over the client's shared session.
+
+`client.assets` (assets.py), `client.indexes` and `client.indexes.indexed_assets`
+(indexes.py), `client.analysis` (analysis.py). A new noun (`search` next) is one more module
+here and one more attribute on `TwelveLabsClient`.
+"""
+
+from .analysis import Analysis
+from .assets import REQUEST_KEY, Assets, ProgressCb, StartedCb
+from .indexes import IndexedAssets, Indexes
+
+__all__ = [
+    "REQUEST_KEY",
+    "Analysis",
+    "Assets",
+    "IndexedAssets",
+    "Indexes",
+    "ProgressCb",
+    "StartedCb",
+]
