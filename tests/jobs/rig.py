@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ class RecordingNotifier:
     def _record(self, seen: Seen) -> None:
         queue = self._faults.get(seen.kind)
         if queue:
-            self.seen.append(Seen(**{**seen.__dict__, "ok": False}))
+            self.seen.append(replace(seen, ok=False))
             raise queue.pop(0)
         self.seen.append(seen)
 

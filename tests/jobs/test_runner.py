@@ -125,6 +125,24 @@ async def test_same_video_again_is_cached_and_regenerate_makes_a_new_task(
     assert regenerated.task_id not in (None, first.task_id)
 
 
+async def test_regenerate_of_a_cached_answer_skips_the_cache(rig: Rig, media: MediaServer) -> None:
+    await rig.run(link_job(media.url()))
+    [cached] = await rig.run(link_job(media.url()))
+    assert cached.cached and cached.asset_id is None  # nothing of its own to reuse
+
+    fresh = follow_up_job(
+        cached,
+        trigger=Trigger.REGENERATE,
+        user="U999",
+        timeout_s=600,
+        message_ts=str(cached.slack.placeholder_ts),
+        response_url=None,
+    )
+    [regenerated] = await rig.run(fresh)
+    assert regenerated.state is JobState.DONE and not regenerated.cached
+    assert rig.count("POST", "/assets") == 2 and rig.count("POST", "/analyze/tasks") == 2
+
+
 # --------------------------------------------------------------------------- stubs
 
 
@@ -217,7 +235,7 @@ async def test_deadline_during_slow_work_says_deadline(rig: Rig, media: MediaSer
 async def test_deadline_during_an_outage_says_which_outage(rig: Rig, media: MediaServer) -> None:
     rig.tl.add_fault(Fault("POST", "/assets", "503", times=10_000))
     rig.clock.block = True  # the outage outlasts the job: its deadline ends the wait
-    job = link_job(media.url(), deadline_s=1.0)
+    job = link_job(media.url(), deadline_s=2.0)
     [done] = await rig.run(job)
 
     assert rig.clock.delays == [0.5]
