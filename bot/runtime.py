@@ -21,12 +21,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.gist.service import GistService, twelvelabs_client
-from bot.jobs import tmpfiles
-from bot.jobs.cache import ResultCache
+from bot.jobs.assemble import build_runner
 from bot.jobs.guard import Guard
 from bot.jobs.leases import LOCAL_OWNER, Lease, owner_name
-from bot.jobs.pipeline import Pipeline
-from bot.jobs.retry import StepRetry
 from bot.jobs.runner import JobRunner
 from bot.jobs.store_base import Store, StoreUnavailable, make_store
 from bot.settings import Settings
@@ -61,8 +58,12 @@ class Running:
     _closers: list[Any] = field(default_factory=list)
     _socket: AsyncSocketModeHandler | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopped: bool = False
 
     async def stop(self, grace_s: float | None = None) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         grace = self.settings.gist_shutdown_grace_s if grace_s is None else grace_s
         # 1. Stop intake: no new Slack requests reach us.
         if self._socket is not None:
@@ -114,28 +115,14 @@ async def start(settings: Settings) -> Running:
     service = GistService(tl, settings)
     closers.append(service.aclose)
     fetcher = SlackFileFetcher(client, settings, http)
-    retry = StepRetry(
-        initial_s=settings.gist_retry_initial_s, max_s=settings.gist_retry_max_interval_s
-    )
-    pipeline = Pipeline(
-        settings=settings,
-        lease=lease,
-        service=service,
-        fetcher=fetcher,
-        cache=ResultCache(store, settings.gist_cache_ttl_s),
-        guard=guard,
-        http=http,
-        tmp_dir=tmpfiles.downloads_dir(settings.tmp_dir),
-        retry=retry,
-    )
-    runner = JobRunner(
-        settings=settings,
+    runner = build_runner(
+        settings,
         store=store,
         lease=lease,
-        pipeline=pipeline,
+        service=service,
         notifier=SlackNotifier(client, settings),
         fetcher=fetcher,
-        retry=retry,
+        http=http,
     )
     register(app, Deps.build(settings, store, guard, runner))
 

@@ -53,6 +53,7 @@ class JobRunner:
         self._store = store
         self._lease = lease
         self._pipeline = pipeline
+        self.pipeline = pipeline  # read-only use: tests and the start-up sweep
         self._notifier = notifier
         self._fetcher = fetcher
         self._retry = retry

@@ -35,12 +35,15 @@ async def drop_retried_events(
     waits on disk for an event that carries no work."""
     deps = deps_of(context)
     body = req.body
-    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+    is_event = body.get("type") == "event_callback"
+    event_id = body.get("event_id") if is_event else None
     if event_id:
         retry = req.headers.get("x-slack-retry-num", [""])[0]
         if event_id in deps.recent_events or (retry and await deps.store.has_event(str(event_id))):
             log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry or 0)
             return BoltResponse(status=200, body="")
-    if not deps.runner.accepting:
+    if is_event and not deps.runner.accepting:
+        # Only events are redelivered; commands, shortcuts and clicks get their listener's
+        # "restarting" answer instead of an error Slack shows as a failure.
         return BoltResponse(status=503, body="", headers={"Retry-After": "5"})
     return await next()
