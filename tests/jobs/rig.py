@@ -339,7 +339,7 @@ class Rig:
         return sum(1 for c in self.tl_calls(since) if (c.method, c.template) == (method, template))
 
     def downloads(self) -> list[Path]:
-        tmp = tmpfiles.downloads_dir(self.settings.gist_tmp_dir)
+        tmp = tmpfiles.downloads_dir(self.settings.tmp_dir)
         return sorted(tmp.iterdir()) if tmp.is_dir() else []
 
     async def close(self) -> None:

@@ -31,7 +31,7 @@ async def _asset(rig: Rig, job: Job, *, ready: bool) -> str:
 async def _task(rig: Rig, job: Job) -> str:
     """The analysis task an earlier process created for this job."""
     assert job.asset_id is not None
-    ref = await rig.client.create_analysis_task(
+    ref = await rig.client.analysis.create(
         asset_id=job.asset_id,
         prompt=build_prompt(rig.settings.gist_prompt, job.type_set),
         json_schema=build_schema(job.type_set),
@@ -165,7 +165,7 @@ async def test_failure_decided_but_not_shown_is_shown(rig: Rig) -> None:
 
 async def test_kept_download_is_uploaded_without_downloading_again(rig: Rig) -> None:
     job = upload_job()
-    tmp = tmpfiles.downloads_dir(rig.settings.gist_tmp_dir)
+    tmp = tmpfiles.downloads_dir(rig.settings.tmp_dir)
     tmp.mkdir(parents=True)
     data = rig.fetcher.video.read_bytes()
     kept = tmp / f"{job.id}-clip.mp4"

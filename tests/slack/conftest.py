@@ -67,8 +67,15 @@ class LoggedStore(JobStore):
         self.log = log
         self.added: list[Job] = []
 
-    async def accept(self, jobs: list[Job], event_id: str | None = None) -> list[bool]:
-        added = await super().accept(jobs, event_id)
+    async def accept(
+        self,
+        jobs: list[Job],
+        event_id: str | None = None,
+        *,
+        owner: str | None = None,
+        lease_s: float | None = None,
+    ) -> list[bool]:
+        added = await super().accept(jobs, event_id, owner=owner, lease_s=lease_s)
         self.log.append(f"accept {sum(added)}/{len(jobs)}")
         self.added.extend(job for job, new in zip(jobs, added, strict=True) if new)
         return added
