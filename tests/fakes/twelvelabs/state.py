@@ -20,6 +20,7 @@ FAULT_KINDS = frozenset(
         "401",
         "drop",
         "drop-after",
+        "502-after",
         "delay",
         "stall-after",
     }
@@ -38,7 +39,11 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 @dataclass
 class Fault:
-    """One injected failure. `path` is a route template ("/assets/{id}", "/_upload") or "*"."""
+    """One injected failure. `path` is a route template ("/assets/{id}", "/_upload") or "*".
+
+    Kinds answer instead of handling the request ("429", "429-empty", "500" … "504", "401"),
+    close the connection before ("drop") or after handling it ("drop-after"), handle it and
+    then answer 502 ("502-after"), or handle it late ("delay", "stall-after": `delay_s`)."""
 
     method: str
     path: str
@@ -70,6 +75,7 @@ class Call:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     at: float = 0.0  # time.monotonic() when it arrived
+    chaos: str | None = None  # the chaos-mode fault injected into this call, if any
 
 
 @dataclass
