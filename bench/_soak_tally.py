@@ -106,9 +106,12 @@ def seen_for(slack: FakeSlack, request: SoakRequest) -> Seen:
                 _add_message(seen, message)
     if request.response_url:
         for post in slack.responses(request.response_url):
-            kind = _classify(str(post.get("blocks")) + str(post.get("text")))
+            text = str(post.get("blocks")) + str(post.get("text"))
+            kind = _classify(text)
             seen.results += kind == "result"
             seen.errors += kind == "error"
+            if kind == "error":
+                seen.headlines.extend(_HEADLINE.findall(text)[:1])
     return seen
 
 

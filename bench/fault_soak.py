@@ -34,6 +34,7 @@ from aiohttp import web
 
 from bench._common import OUT_DIR, machine_info, write_result
 from bench._soak_tally import CHANNEL, Kind, SoakRequest, all_settled, tally
+from bench._soak_trace import traces
 from tests.e2e.proc import AppProcess, app_env, stored_jobs
 from tests.fakes.slack import FakeSlack
 from tests.fakes.twelvelabs import FakeTwelveLabs
@@ -282,6 +283,9 @@ async def one_run(p: float, args: argparse.Namespace, video: bytes) -> dict[str,
         tl.chaos(None)
         figures = tally(slack, tl, requests)
         jobs = stored_jobs(db)
+        trace = traces(slack, tl, requests, jobs)
+        for row in figures["per_request"]:
+            row["trace"] = trace[row["name"]]
         return {
             "p": p,
             **{k: v for k, v in figures.items() if k != "per_request"},
@@ -351,8 +355,9 @@ def table(runs: list[dict[str, Any]]) -> str:
             for r in runs
         )
         lines.append(f"{'injected/requests ' + side:34}" + seen)
-    load = "".join(f"{r['loadavg_before'][0]:>12}" for r in runs)
-    lines.append(f"{'load average before (1 min)':34}" + load)
+    for when in ("before", "after"):
+        load = "".join(f"{r['loadavg_' + when][0]:>12}" for r in runs)
+        lines.append(f"{'load average ' + when + ' (1 min)':34}" + load)
     return "\n".join(lines)
 
 
