@@ -44,6 +44,7 @@ class Seen:
     replaced: int = 0  # messages that showed a result and now show something else
     thread_messages: int = 0  # bot messages in the request's thread(s), deleted ones excluded
     parents: int = 0  # /gist: "asked for a gist" messages
+    reactions: set[str] = field(default_factory=set)  # the bot's on the request's message
     result_at: float | None = None  # wall clock of the first result
     headlines: list[str] = field(default_factory=list)
 
@@ -100,6 +101,7 @@ def seen_for(slack: FakeSlack, request: SoakRequest) -> Seen:
     elif request.ts:
         threads = [request.ts]
     for thread_ts in threads:
+        seen.reactions |= slack.reactions(CHANNEL, thread_ts)
         for message in slack.thread(CHANNEL, thread_ts):
             if not message.deleted:
                 seen.thread_messages += 1
@@ -160,6 +162,7 @@ def tally(slack: FakeSlack, tl: FakeTwelveLabs, requests: list[SoakRequest]) -> 
             "replaced": s.replaced,
             "thread_messages": s.thread_messages,
             "parents": s.parents,
+            "reactions": sorted(s.reactions),
             "headlines": s.headlines,
             "acks": r.acks,
             **dict(work[r.name]),
@@ -173,6 +176,7 @@ def tally(slack: FakeSlack, tl: FakeTwelveLabs, requests: list[SoakRequest]) -> 
         "by_kind": dict(Counter(r.kind for r in requests)),
         "delivered_exactly_once": sum(s.results == 1 for s in values),
         "lost_no_result_no_error": sum(not s.settled for s in values),
+        "lost_but_x_reaction": sum(not s.settled and "x" in s.reactions for s in values),
         "error_shown_no_result": sum(s.results == 0 and s.errors > 0 for s in values),
         "error_and_result": sum(s.results > 0 and s.errors > 0 for s in values),
         "results_overwritten": sum(s.replaced for s in values),

@@ -322,6 +322,7 @@ ROWS = (
     ("requests", "requests"),
     ("delivered exactly once", "delivered_exactly_once"),
     ("lost (no result, no error)", "lost_no_result_no_error"),
+    ("  of which only an :x: reaction", "lost_but_x_reaction"),
     ("error shown, no result", "error_shown_no_result"),
     ("error and a result", "error_and_result"),
     ("result later overwritten", "results_overwritten"),
