@@ -1,13 +1,16 @@
 """Run the benchmarks one after the other and print one summary.
 
     .venv/bin/python -m bench.run_all [--polling-runs 3] [--upload-size-mib 1024]
-        [--upload-chunk-mib 64] [--soak-runs 60] [--only upload|polling|ack|cached|soak]
+        [--upload-chunk-mib 64] [--soak-runs 60] [--fault-gists 30] [--fault-p 0.15 0.30]
+        [--only upload|polling|ack|cached|soak|faults]
 
-About 12 minutes with the defaults (the polling runs are ≥ 60 s each, the soak ~5 min).
+About 15–25 minutes with the defaults (the polling runs are ≥ 60 s each, the restart soak
+~5 min, the fault soak 2–15 min: a run ends early once every gist is settled).
 Writes each benchmark's JSON to bench/out/ plus bench/out/run_all-*.json holding all. Exit
 status 1 when a goal is missed (upload peak RSS growth over 64 MiB, a cached reply that
 called TwelveLabs, a soak run without exactly one result). The ack-latency goal depends on
-the machine being quiet, so missing it only warns.
+the machine being quiet, so missing it only warns. The fault soak has no goal yet: it only
+reports (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench import ack_latency, cached_reply, polling_cost, restart_soak, upload_memory
+from bench import (
+    ack_latency,
+    cached_reply,
+    fault_soak,
+    polling_cost,
+    restart_soak,
+    upload_memory,
+)
 from bench._common import machine_info, write_result
 
 
@@ -29,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--upload-size-mib", type=int, default=1024)
     p.add_argument("--upload-chunk-mib", type=float, default=64)
     p.add_argument("--soak-runs", type=int, default=60)
-    p.add_argument("--only", choices=("upload", "polling", "ack", "cached", "soak"), default=None)
+    p.add_argument("--fault-gists", type=int, default=30)
+    p.add_argument("--fault-p", type=float, nargs="+", default=[0.15, 0.30])
+    p.add_argument(
+        "--only", choices=("upload", "polling", "ack", "cached", "soak", "faults"), default=None
+    )
     args = p.parse_args(argv)
 
     started = time.monotonic()
@@ -67,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{soak['duplicate_tasks']}"
         )
         ok = ok and soak["all_checks_passed"] == soak["runs"]
+    if args.only in (None, "faults"):
+        faults = fault_soak.run(
+            ["--gists", str(args.fault_gists), "--p", *(str(x) for x in args.fault_p)]
+        )
+        results["fault_soak"] = {
+            "runs": [{k: v for k, v in r.items() if k != "per_request"} for r in faults["runs"]]
+        }
+        summaries.append(fault_soak.summary(faults))
     results["wall_s"] = round(time.monotonic() - started, 1)
     path = write_result("run_all", results)
     print()

@@ -908,6 +908,90 @@ def test_faults(api: httpx.Client, fake: FakeTwelveLabs) -> None:
         Fault(method="GET", path="*", kind="teapot")
 
 
+def _post_url_asset(api: httpx.Client) -> httpx.Response | None:
+    """POST /assets (method=url); None when the connection was closed unanswered."""
+    try:
+        return api.post(
+            "/assets", files={"method": (None, "url"), "url": (None, "http://x.test/y.mp4")}
+        )
+    except httpx.TransportError:
+        return None
+
+
+def test_chaos_each_kind_and_after_effect_faults_carry_out_the_call(
+    api: httpx.Client, fake: FakeTwelveLabs
+) -> None:
+    seen: dict[str, tuple[int, int]] = {}  # kind → (status seen, assets created)
+    for kind in ("429", "429-bare", "5xx", "drop", "after-5xx", "after-drop", "stall"):
+        fake.chaos(1.0, seed=3, kinds=[kind], endpoints=["POST /assets"], stall_s=(0.01, 0.01))
+        before = len(fake.assets)
+        r = _post_url_asset(api)
+        seen[kind] = (0 if r is None else r.status_code, len(fake.assets) - before)
+        assert fake.chaos_counts() == {kind: 1}
+        assert fake.calls[-1].chaos == kind and fake.calls[-1].template == "/assets"
+        if kind == "429":
+            assert r is not None and r.headers["Retry-After"] == "1"
+            assert r.json()["code"] == "too_many_requests"
+        if kind == "429-bare":
+            assert r is not None and r.content == b"" and "Retry-After" not in r.headers
+    assert seen["429"] == seen["429-bare"] == (429, 0)
+    assert seen["5xx"][0] in (500, 502, 503) and seen["5xx"][1] == 0
+    assert seen["drop"] == (0, 0)
+    # After the effect: the asset exists although the client never heard of it.
+    assert seen["after-5xx"] == (502, 1) and seen["after-drop"] == (0, 1)
+    assert seen["stall"] == (201, 1)
+
+    asset_id = upload(api, make_video(5))  # still on, but only stalling POST /assets 10 ms
+    wait_asset(api, asset_id)
+    fake.chaos(1.0, seed=1, kinds=["after-drop"], endpoints=["POST /analyze/tasks"])
+    with pytest.raises(httpx.TransportError):
+        api.post("/analyze/tasks", json=analysis(asset_id))
+    assert len(fake.tasks) == 1 and fake.chaos_counts() == {"after-drop": 1}
+    fake.chaos(None)
+    assert api.get("/indexes").status_code == 200
+
+
+def test_chaos_share_is_seeded_and_spares_the_control_surface(
+    api: httpx.Client, fake: FakeTwelveLabs
+) -> None:
+    def run() -> list[int]:
+        fake.chaos(0.3, seed=11, kinds={"429": 1, "5xx": 2})
+        return [api.get("/indexes").status_code for _ in range(100)]
+
+    first = run()
+    report = fake.chaos_report()
+    assert run() == first  # same seed, same requests: same faults
+    failed = [s for s in first if s != 200]
+    assert 0 < len(failed) < 100 and set(failed) <= {429, 500, 502, 503}
+    assert report["seen"] == 100 and report["injected_total"] == len(failed)
+    assert report["by_endpoint"].keys() == {"GET /indexes"}
+    assert report["config"]["p"] == 0.3 and report["config"]["seed"] == 11
+
+    fake.chaos(1.0, kinds=["5xx"])
+    origin = fake.origin
+    for path in ("/_fake/calls", "/_fake/config", "/_fake/chaos"):
+        assert httpx.get(origin + path).status_code == 200
+    assert fake.chaos_counts() == {}
+    with pytest.raises(ValueError):
+        fake.chaos(0.5, kinds=["teapot"])
+
+
+def test_chaos_control_surface(api: httpx.Client, fake: FakeTwelveLabs) -> None:
+    url = f"{fake.origin}/_fake/chaos"
+    assert httpx.post(url, json={"p": 1, "kinds": ["nope"]}).status_code == 400
+    assert httpx.post(url, json={"p": 2}).status_code == 400
+    on = httpx.post(url, json={"p": 1, "seed": 5, "kinds": ["429-bare"]})
+    assert on.status_code == 200 and on.json()["config"]["kinds"] == {"429-bare": 1.0}
+    assert api.get("/indexes").status_code == 429
+    off = httpx.delete(url).json()
+    assert off["config"] is None and off["injected"] == {"429-bare": 1}  # counts stay
+    assert api.get("/indexes").status_code == 200
+    httpx.post(url, json={"p": 1})
+    fake.reset()
+    assert fake.chaos_report()["config"] is None
+    assert api.get("/indexes").status_code == 200
+
+
 def test_api_key_is_required(fake: FakeTwelveLabs) -> None:
     for headers in ({}, {"x-api-key": "wrong"}, {"Authorization": f"Bearer {KEY}"}):
         r = httpx.get(f"{fake.base_url}/indexes", headers=headers)

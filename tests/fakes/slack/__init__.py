@@ -4,6 +4,8 @@ from tests.fakes.slack import FakeSlack
 fake = FakeSlack(bot_token="xoxb-test-token", team_id="T0001", bot_user_id="UBOT")
 fake.start()                     # "http://127.0.0.1:PORT/"
 AsyncWebClient(token="xoxb-test-token", base_url=fake.api_url)
+fake.chaos(p=0.15, seed=1)       # random faults on Web API calls, downloads, response_urls
+fake.chaos_counts()              # {"429": 3, "after-drop": 1, ...}; fake.chaos(None) ends it
 """
 
 from .blocks import validate_blocks

@@ -1,7 +1,8 @@
 """Run the fake Slack on its own: ``python -m tests.fakes.slack --port 8001``.
 
 Point the app at it with ``SLACK_API_URL=<base>api/`` and ``SLACK_BOT_TOKEN=<token>``;
-``GET <base>_fake/state`` shows what the bot posted.
+``GET <base>_fake/state`` shows what the bot posted. ``--chaos 0.15`` makes 15 % of requests
+fail at random (``GET/POST/DELETE <base>_fake/chaos`` reads, changes or ends it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import logging
 import signal
 import threading
+
+from tests.fakes.chaos import add_cli_options, cli_settings
 
 from .server import FakeSlack
 
@@ -23,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bot-user-id", default="UBOT")
     parser.add_argument("--bot-id", default="BBOT")
     parser.add_argument("--quiet", action="store_true", help="do not log each API call")
+    add_cli_options(parser)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         bot_id=args.bot_id,
     )
     base = fake.start(host=args.host, port=args.port)
+    chaos = cli_settings(args)
+    if chaos is not None:
+        fake.chaos(**chaos)
     print(base, flush=True)
     print(f"SLACK_API_URL={fake.api_url}", flush=True)
     print(f"SLACK_BOT_TOKEN={args.bot_token}", flush=True)

@@ -15,7 +15,9 @@ class ApiCall:
 
     ``params`` merges the query string, the form body and the JSON body; JSON-valued fields
     sent as strings (``blocks``, ``attachments``, ``view``, ``metadata``) are parsed.
-    ``headers`` has lower-case names.
+    ``headers`` has lower-case names. ``status`` is what the client saw (0: the connection
+    was closed unanswered); ``chaos`` names the chaos-mode fault injected, if any (an
+    ``after-*`` or ``stall`` call was carried out: ``response`` is what it produced).
     """
 
     method: str
@@ -28,6 +30,7 @@ class ApiCall:
     http_method: str = "POST"
     token: str | None = None
     response: JSONDict = field(default_factory=dict)
+    chaos: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Download:
     time: float
     range: str | None = None  # the request's Range header, as sent
     bytes_sent: int = 0  # body bytes the fake wrote (fewer than announced on a dropped one)
+    chaos: str | None = None  # chaos mode: "5xx" (answered 503) or "mid-body" (cut short)
 
     @property
     def had_token(self) -> bool:
@@ -125,3 +129,4 @@ class ResponseUrl:
     expired: bool = False
     posts: list[JSONDict] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    chaos: list[str] = field(default_factory=list)  # chaos-mode faults on posts, oldest first

@@ -17,13 +17,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 
+from tests.fakes.chaos import Chaos, ChaosConfig, Injected, add_control_routes
+
+from . import chaos as faults
 from .blocks import MESSAGE_MAX_BLOCKS, VIEW_MAX_BLOCKS, validate_blocks
 from .files import FILE_MODES, FakeFile, Unsatisfiable, content_size, requested_range
 from .models import ApiCall, Download, JSONDict, Message, MessageVersion, ResponseUrl
@@ -181,6 +184,7 @@ class FakeSlack:
         self._last_ts = 0
         self._user_messages: dict[tuple[str, str], JSONDict] = {}
         self._stalls: dict[str, list[float]] = {}
+        self._chaos = Chaos()
         # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
         self.socket_mode_url: str | None = None
 
@@ -267,6 +271,7 @@ class FakeSlack:
         app.router.add_get("/files-tmb/{stem}/{name}", self._handle_thumb)
         app.router.add_post("/commands/{team}/{seq}/{secret}", self._handle_response_url)
         app.router.add_get("/_fake/state", self._handle_state)
+        add_control_routes(app, self._chaos)
         app.router.add_get("/", self._handle_index)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -360,7 +365,9 @@ class FakeSlack:
             hook = self._response_urls.get(self._hook_key(url))
             if hook is None:
                 raise KeyError(url)
-            return replace(hook, posts=list(hook.posts), rejected=list(hook.rejected))
+            return replace(
+                hook, posts=list(hook.posts), rejected=list(hook.rejected), chaos=list(hook.chaos)
+            )
 
     async def wait_for(
         self,
@@ -492,6 +499,37 @@ class FakeSlack:
         with self._lock:
             self._stalls.setdefault(method, []).extend([seconds] * times)
 
+    def chaos(
+        self,
+        p: float | None,
+        *,
+        seed: int | None = None,
+        kinds: Mapping[str, float] | Iterable[str] | None = None,
+        endpoints: Iterable[str] | None = None,
+        retry_after_s: int = 1,
+        stall_s: tuple[float, float] = (2.0, 4.0),
+    ) -> ChaosConfig | None:
+        """Chaos mode: a seeded share ``p`` of Web API calls (and file downloads, and
+        response_url posts) fail with one of ``kinds`` (see ``tests.fakes.chaos``; default:
+        all). ``endpoints`` limits it to some Web API methods, ``"files"`` or
+        ``"response_url"``. ``chaos(None)`` turns it off; turning it on resets the counts."""
+        return self._chaos.configure(
+            p,
+            seed=seed,
+            kinds=kinds,
+            endpoints=endpoints,
+            retry_after_s=retry_after_s,
+            stall_s=stall_s,
+        )
+
+    def chaos_counts(self) -> dict[str, int]:
+        """Faults chaos mode injected, by kind."""
+        return self._chaos.counts()
+
+    def chaos_report(self) -> dict[str, Any]:
+        """Chaos configuration, requests considered, injected faults by kind and endpoint."""
+        return self._chaos.report()
+
     def revoke(self, token: str | None = None) -> None:
         """Revoke a token (default: the bot token): calls then answer ``token_revoked``."""
         self.revoked_tokens.add(token or self.bot_token)
@@ -525,6 +563,7 @@ class FakeSlack:
             self.edge_requires_auth = False
             self.ignore_range = False
             self.clock = time.time
+        self._chaos.configure(None)
 
     def next_ts(self) -> str:
         """A new unique, increasing message timestamp ("1700000000.000100" style)."""
@@ -609,18 +648,24 @@ class FakeSlack:
             token = header[len("Bearer ") :]
         elif body_token:
             token = body_token
+        injected = self._chaos.pick(method, faults.API_KINDS) if method in self._methods else None
+        if injected is not None and injected.stall_s:
+            await asyncio.sleep(injected.stall_s)
+        if injected is not None and not injected.carried_out:
+            return self._api_fault(request, method, params, token, injected)
         status, body, extra_headers = self._dispatch(method, params, token, bad_json)
         call = ApiCall(
             method=method,
             params=params,
             headers={k.lower(): v for k, v in request.headers.items()},
-            status=status,
+            status=faults.status_of(injected) if injected and injected.after_effect else status,
             ok=bool(body.get("ok")),
             error=body.get("error"),
             time=time.time(),
             http_method=request.method,
             token=token,
             response=body,
+            chaos=None if injected is None else injected.kind,
         )
         with self._lock:
             self._calls.append(call)
@@ -635,7 +680,37 @@ class FakeSlack:
             status,
             "" if call.ok else f" {call.error}",
         )
+        if injected is not None and injected.after_effect:
+            return faults.api_response(request, injected)  # carried out, but not answered
         return web.json_response(body, status=status, headers=extra_headers)
+
+    def _api_fault(
+        self,
+        request: web.Request,
+        method: str,
+        params: JSONDict,
+        token: str | None,
+        injected: Injected,
+    ) -> web.Response:
+        """Chaos before the call takes effect: record it as the client sees it, answer."""
+        error = faults.api_error_code(injected)
+        call = ApiCall(
+            method=method,
+            params=params,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            status=faults.status_of(injected),
+            ok=False,
+            error=error,
+            time=time.time(),
+            http_method=request.method,
+            token=token,
+            response={} if error is None else {"ok": False, "error": error},
+            chaos=injected.kind,
+        )
+        with self._lock:
+            self._calls.append(call)
+        logger.info("%s -> chaos %s (%s)", method, injected.kind, call.status)
+        return faults.api_response(request, injected)
 
     def _dispatch(
         self, method: str, params: JSONDict, token: str | None, bad_json: set[str]
@@ -911,7 +986,7 @@ class FakeSlack:
         """The thread: its parent (a user message the test registered, or a bot message)
         then the bot's replies, oldest first; `metadata` only with include_all_metadata."""
         channel = self._channel(params)
-        ts = _str(params.get("ts"))
+        ts = _str(params.get("ts")) or ""
         parent = self._user_messages.get((channel, ts))
         with_meta = _flag(params.get("include_all_metadata", False))
         out: list[JSONDict] = []
@@ -1008,7 +1083,14 @@ class FakeSlack:
         )
 
     def _record_download(
-        self, request: web.Request, f: FakeFile | None, kind: str, status: int, ctype: str
+        self,
+        request: web.Request,
+        f: FakeFile | None,
+        kind: str,
+        status: int,
+        ctype: str,
+        *,
+        chaos: str | None = None,
     ) -> int:
         """Record a file GET; return its index (for `_count_sent`)."""
         header = request.headers.get("Authorization")
@@ -1025,6 +1107,7 @@ class FakeSlack:
                     content_type=ctype,
                     time=time.time(),
                     range=request.headers.get("Range"),
+                    chaos=chaos,
                 )
             )
             return len(self._downloads) - 1
@@ -1045,6 +1128,10 @@ class FakeSlack:
     async def _handle_private_file(self, request: web.Request) -> web.StreamResponse:
         kind = "download" if "/download/" in request.path else "private"
         f = self._file_by_stem(request.match_info["stem"])
+        injected = self._chaos.pick(faults.FILE_ENDPOINT, faults.FILE_KINDS)
+        if injected is not None and injected.kind == "5xx":
+            self._record_download(request, f, kind, 503, "text/plain", chaos=injected.kind)
+            return faults.gateway_error(503)
         if not self._is_authorized(request.headers.get("Authorization")):
             self._record_download(request, f, kind, 200, "text/html")
             return self._login_page()
@@ -1061,10 +1148,14 @@ class FakeSlack:
             )
             self._record_download(request, f, kind, 302, "")
             raise web.HTTPFound(location)
-        return await self._stream(request, f, kind)
+        return await self._stream(request, f, kind, injected)
 
     async def _handle_edge_file(self, request: web.Request) -> web.StreamResponse:
         f = self._file_by_stem(request.match_info["stem"])
+        injected = self._chaos.pick(faults.FILE_ENDPOINT, faults.FILE_KINDS)
+        if injected is not None and injected.kind == "5xx":
+            self._record_download(request, f, "edge", 503, "text/plain", chaos=injected.kind)
+            return faults.gateway_error(503)
         if f is None or f.deleted or request.match_info["secret"] != f.secret:
             self._record_download(request, f, "edge", 404, "text/html")
             return web.Response(
@@ -1075,7 +1166,7 @@ class FakeSlack:
         ):
             self._record_download(request, f, "edge", 200, "text/html")
             return self._login_page()
-        return await self._stream(request, f, "edge")
+        return await self._stream(request, f, "edge", injected)
 
     async def _handle_thumb(self, request: web.Request) -> web.StreamResponse:
         # A 1x1 JPEG-ish placeholder; only the auth behaviour matters.
@@ -1101,7 +1192,9 @@ class FakeSlack:
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         return web.Response(status=status, text=f"fake failure {status}", headers=headers)
 
-    async def _stream(self, request: web.Request, f: FakeFile, kind: str) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, f: FakeFile, kind: str, injected: Injected | None = None
+    ) -> web.StreamResponse:
         failed = self._failure(request, f, kind)
         if failed is not None:
             return failed
@@ -1113,8 +1206,14 @@ class FakeSlack:
         with self._lock:
             break_after = _pop_first(self._broken_downloads, f.id)
         first, last = span if span is not None else (0, f.size - 1)
+        cut = injected is not None and injected.kind == "mid-body" and request.method != "HEAD"
+        if cut and break_after is None:
+            assert injected is not None
+            break_after = faults.cut_after(injected, last - first + 1)
         status = 200 if span is None else 206
-        index = self._record_download(request, f, kind, status, f.mimetype)
+        index = self._record_download(
+            request, f, kind, status, f.mimetype, chaos="mid-body" if cut else None
+        )
         response = web.StreamResponse(status=status)
         response.headers["Content-Type"] = f.mimetype
         response.headers["Content-Length"] = str(last - first + 1)
@@ -1151,6 +1250,22 @@ class FakeSlack:
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        injected = self._chaos.pick(faults.HOOK_ENDPOINT, faults.HOOK_KINDS)
+        if injected is not None:
+            with self._lock:
+                hook = self._response_urls.get(request.path)
+                if hook is not None:
+                    hook.chaos.append(injected.kind)
+            if injected.stall_s:
+                await asyncio.sleep(injected.stall_s)
+            if not injected.carried_out:
+                return faults.hook_response(request, injected)
+        response = self._accept_response_url(request, raw)
+        if injected is not None and injected.after_effect:
+            return faults.hook_response(request, injected)  # posted, but not answered
+        return response
+
+    def _accept_response_url(self, request: web.Request, raw: bytes) -> web.Response:
         with self._lock:
             hook = self._response_urls.get(request.path)
             if hook is None:
@@ -1220,5 +1335,6 @@ class FakeSlack:
                 "bot_user_id": self.bot_user_id,
                 "methods": sorted(self._methods),
                 "state": f"{self.base_url}_fake/state",
+                "chaos": f"{self.base_url}_fake/chaos",
             }
         )

@@ -10,6 +10,11 @@
 Knobs are attributes (and constructor kwargs); `calls`, `assets`, `tasks`, `indexes`,
 `indexed_assets` and `uploads` expose what the server saw. `python -m tests.fakes.twelvelabs`
 runs it standalone; `/_fake/*` is an HTTP control surface for other processes.
+
+Chaos mode (`tests/fakes/chaos.py`): `fake.chaos(p=0.15, seed=1)` makes a seeded share of API
+calls fail at random (429 with and without Retry-After, 5xx, dropped connections, failures after
+the call took effect, 2–4 s stalls); `fake.chaos_counts()` / `fake.chaos_report()` count them;
+`fake.chaos(None)` ends it. Over HTTP: `GET/POST/DELETE /_fake/chaos`.
 """
 
 from tests.fakes.twelvelabs.server import KNOBS, FakeTwelveLabs

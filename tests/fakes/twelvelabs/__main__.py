@@ -1,6 +1,8 @@
 """Run the fake TwelveLabs API standalone: prints its base URL, serves until SIGINT/SIGTERM.
 
-python -m tests.fakes.twelvelabs --host 127.0.0.1 --port 8787 --api-key tl-local
+python -m tests.fakes.twelvelabs --host 127.0.0.1 --port 8787 --api-key tl-local [--chaos 0.15]
+
+`--chaos P` makes a share P of API requests fail at random (`/_fake/chaos` reads or changes it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import signal
 import threading
 from types import FrameType
 
+from tests.fakes.chaos import add_cli_options, cli_settings
 from tests.fakes.twelvelabs.server import FakeTwelveLabs
 
 
@@ -23,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-seconds", type=float, default=3.0, help="indexing time")
     parser.add_argument("--chunk-size", type=int, default=5 * 1024 * 1024)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per response")
+    add_cli_options(parser)
     args = parser.parse_args(argv)
 
     fake = FakeTwelveLabs(
@@ -41,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print(fake.start(args.host, args.port), flush=True)
+    chaos = cli_settings(args)
+    if chaos is not None:
+        fake.chaos(**chaos)
     try:
         while not stop.wait(0.5):
             pass

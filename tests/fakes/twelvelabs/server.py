@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -30,6 +30,8 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.chaos import Chaos, ChaosConfig, add_control_routes
+from tests.fakes.twelvelabs import chaos as chaos_faults
 from tests.fakes.twelvelabs.generate import (
     Seed,
     count_tokens,
@@ -82,6 +84,13 @@ MAX_BASE64_BYTES = 30 * 1024 * 1024
 MULTIPART_MAX = {"video": 10 * 1024**3, "audio": 10 * 1024**3, "image": 32 * 1024**2}
 _READ_BLOCK = 1 << 20
 CALL = web.RequestKey("call", Call)
+_HANDLED_KINDS = (
+    "delay",
+    "drop-after",
+    "error-after",
+    "stall-after",
+    "502-after",
+)  # the request is carried out
 
 
 class ApiError(Exception):
@@ -213,6 +222,7 @@ class FakeTwelveLabs:
 
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
+        self._chaos = Chaos()
         self._presigned: dict[str, PresignedUrl] = {}
         self._idempotency: dict[str, str] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -326,6 +336,37 @@ class FakeTwelveLabs:
         with self._faults_lock:
             return list(self._faults)
 
+    def chaos(
+        self,
+        p: float | None,
+        *,
+        seed: int | None = None,
+        kinds: Mapping[str, float] | Iterable[str] | None = None,
+        endpoints: Iterable[str] | None = None,
+        retry_after_s: int = 1,
+        stall_s: tuple[float, float] = (2.0, 4.0),
+    ) -> ChaosConfig | None:
+        """Chaos mode: a seeded share `p` of API calls fail with one of `kinds` (see
+        `tests.fakes.chaos`; default: all that apply here). `endpoints` limits it to some, named
+        "METHOD /template" ("POST /assets"). Presigned chunk PUTs (the storage host) and
+        /_fake/* never fail. `chaos(None)` turns it off; turning it on resets the counts."""
+        return self._chaos.configure(
+            p,
+            seed=seed,
+            kinds=kinds,
+            endpoints=endpoints,
+            retry_after_s=retry_after_s,
+            stall_s=stall_s,
+        )
+
+    def chaos_counts(self) -> dict[str, int]:
+        """Faults chaos mode injected, by kind."""
+        return self._chaos.counts()
+
+    def chaos_report(self) -> dict[str, Any]:
+        """Chaos configuration, requests considered, injected faults by kind and endpoint."""
+        return self._chaos.report()
+
     def count(self, method: str, template: str) -> int:
         return sum(
             1 for c in list(self.calls) if c.method == method.upper() and c.template == template
@@ -354,6 +395,7 @@ class FakeTwelveLabs:
 
     def _clear_state(self) -> None:
         self.clear_faults()
+        self._chaos.configure(None)
         self.calls.clear()
         self.assets.clear()
         self.tasks.clear()
@@ -434,6 +476,7 @@ class FakeTwelveLabs:
         ]
         for method, path, handler in control:
             app.router.add_route(method, path, handler)
+        add_control_routes(app, self._chaos)
 
     @staticmethod
     def _canonical(route: web.AbstractRoute) -> str:
@@ -477,6 +520,13 @@ class FakeTwelveLabs:
         request[CALL] = call
 
         fault = self._take_fault(request.method, template)
+        if fault is None and template != "/_upload":
+            injected = self._chaos.pick(
+                chaos_faults.endpoint(request.method, template), chaos_faults.API_KINDS
+            )
+            if injected is not None:
+                call.chaos = injected.kind
+                fault = chaos_faults.as_fault(injected)
         if fault is not None and fault.delay_s > 0 and fault.kind != "stall-after":
             await asyncio.sleep(fault.delay_s)
         if fault is not None and fault.kind == "drop":
@@ -485,8 +535,7 @@ class FakeTwelveLabs:
             await asyncio.sleep(self.latency_s)
 
         response: web.StreamResponse
-        carried_out = ("delay", "drop-after", "error-after", "stall-after")
-        if fault is not None and fault.kind not in carried_out:
+        if fault is not None and fault.kind not in _HANDLED_KINDS:
             response = self._fault_response(fault, template)
         else:
             try:
@@ -513,6 +562,11 @@ class FakeTwelveLabs:
         if fault is not None and fault.kind == "error-after":
             # The work is done (the asset, index or task exists) but the answer is an error.
             response = self._fault_response(fault, template)
+        if fault is not None and fault.kind == "502-after":
+            # Carried out (the asset or task exists) but the gateway answers 502.
+            if response.prepared:
+                return self._drop(request)
+            response = self._fault_response(Fault(method="*", path="*", kind="502"), template)
         if fault is not None and fault.kind == "stall-after":
             # The work is done (e.g. the asset exists) but the answer is late: a client
             # killed now never learns it. Restart-safety tests need exactly that window.

@@ -21,6 +21,7 @@ FAULT_KINDS = frozenset(
         "drop",
         "drop-after",
         "error-after",
+        "502-after",
         "delay",
         "stall-after",
     }
@@ -45,6 +46,7 @@ class Fault:
     "drop" closes the connection unanswered; "delay" waits `delay_s` then serves;
     "drop-after" carries the call out, then closes the connection unanswered;
     "error-after" carries the call out, then answers `status` (a 5xx) instead;
+    "502-after" carries the call out, then answers a gateway's 502;
     "stall-after" carries the call out, then holds its answer for `delay_s`.
     """
 
@@ -81,6 +83,7 @@ class Call:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     at: float = 0.0  # time.monotonic() when it arrived
+    chaos: str | None = None  # the chaos-mode fault injected into this call, if any
 
 
 @dataclass
