@@ -27,7 +27,7 @@ from bot.jobs.leases import LOCAL_OWNER, Lease, owner_name
 from bot.jobs.runner import JobRunner
 from bot.jobs.store_base import Store, StoreUnavailable, make_store
 from bot.settings import Settings
-from bot.slack.app import build_app
+from bot.slack.app import IDENTITY_FIELDS, build_app, identity, slack_client
 from bot.slack.deps import Deps
 from bot.slack.endpoint import events_handler
 from bot.slack.fetcher import SlackFileFetcher
@@ -83,11 +83,8 @@ async def start(settings: Settings) -> Running:
     closers: list[Any] = []
     store = make_store(settings)
     guard = Guard(settings, store)
-    app = build_app(settings)
-    client = app.client
-    metrics.count_slack_calls(client)
     try:
-        auth = await client.auth_test()
+        auth = await slack_client(settings).auth_test()
     except SlackApiError as exc:
         raise StartupError(
             f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}). "
@@ -98,6 +95,10 @@ async def start(settings: Settings) -> Running:
             f"cannot reach Slack at {settings.slack_api_url}: {type(exc).__name__}"
         ) from None
     log.info("connected to Slack team %s as %s", auth.get("team"), auth.get("user"))
+    token = settings.slack_bot_token.get_secret_value()
+    app = build_app(settings, identity({k: auth.get(k) for k in IDENTITY_FIELDS}, token))
+    client = app.client
+    metrics.count_slack_calls(client)
 
     try:
         await store.open()

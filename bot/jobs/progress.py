@@ -16,6 +16,7 @@ from bot.jobs.ports import Notifier
 log = logging.getLogger(__name__)
 
 REFRESH_ELAPSED_S = 30.0  # re-send an unchanged phase now and then so "elapsed" stays honest
+EDIT_DRAIN_S = 15.0  # the longest a result waits for a progress edit still in flight
 
 
 class EditBudget:
@@ -54,6 +55,7 @@ class ProgressReporter:
         self._started = time.monotonic()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._edit: asyncio.Task[None] | None = None  # the edit on its way to Slack, if any
 
     async def __call__(self, phase: Phase, percent: float | None) -> None:
         metrics.job_phase(self._job.id, phase)
@@ -77,17 +79,27 @@ class ProgressReporter:
             if not (changed or stale) or not self._budget.take():
                 continue
             phase, percent = self._state
-            try:
-                await self._notifier.progress(self._job, phase, percent, now - self._started)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # progress is cosmetic: never fail the job for it
-                log.info("progress edit for job %s failed: %s", self._job.id, exc)
+            self._edit = asyncio.create_task(self._send(phase, percent, now - self._started))
+            await asyncio.shield(self._edit)
             self._sent, self._sent_at = self._state, time.monotonic()
 
+    async def _send(self, phase: Phase, percent: float | None, elapsed_s: float) -> None:
+        try:
+            await self._notifier.progress(self._job, phase, percent, elapsed_s)
+        except Exception as exc:  # progress is cosmetic: never fail the job for it
+            log.info("progress edit for job %s failed: %s", self._job.id, exc)
+
     async def close(self) -> None:
+        """Stop editing. An edit already on its way is let finish (within a bound): cut off,
+        it could still reach Slack after the result and turn it back into a progress bar."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._edit is not None and not self._edit.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(EDIT_DRAIN_S):
+                    await asyncio.shield(self._edit)
+            self._edit.cancel()
+        self._edit = None
