@@ -12,11 +12,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
 from bot import logs
+from bot.callbacks import Sleep
 from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, GistType
 from bot.gist.service import GistService, Source, twelvelabs_client
@@ -82,9 +83,6 @@ def source_for(arg: str) -> Source:
     except OSError as exc:
         raise BadInput(f"{arg}: can't be read ({exc.strerror})") from None
     return Source(path=path)
-
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def _clock_text(seconds: float) -> str:

@@ -80,9 +80,54 @@ class Running:
 
 
 async def start(settings: Settings) -> Running:
+    """Check Slack and the store, build the job layer, serve, resume: in that order, so a
+    configuration problem stops start-up before anything is listening."""
+    app = await _connect_slack(settings)
     closers: list[Any] = []
-    store = make_store(settings)
-    guard = Guard(settings, store)
+    store, lease = await _open_store(settings)
+    closers.append(store.close)
+    tl = twelvelabs_client(settings)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
+    service = GistService(tl, settings)
+    closers += [tl.aclose, http.aclose, service.aclose]
+    fetcher = SlackFileFetcher(app.client, settings, http)
+    runner = build_runner(
+        settings,
+        store=store,
+        lease=lease,
+        service=service,
+        notifier=SlackNotifier(app.client, settings),
+        fetcher=fetcher,
+        http=http,
+    )
+    register(app, Deps.build(settings, store, Guard(settings, store), runner))
+
+    socket: AsyncSocketModeHandler | None = None
+    if settings.socket_mode:
+        assert settings.slack_app_token is not None
+        socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    site_runner, url = await _serve(settings, _web_app(settings, app, runner, socket))
+    if socket is not None:
+        await socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode connected")
+    resumed = await runner.resume_all()
+    if resumed:
+        log.info("resumed %d unfinished job(s)", resumed)
+
+    async def prune() -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY_S)
+            await store.prune(DEDUPE_WINDOW_S)
+
+    background = [asyncio.create_task(prune()), asyncio.create_task(runner.keep_leases())]
+    running = Running(settings, app, runner, store, url, site_runner, closers, socket, background)
+    mode = "socket" if socket else "HTTP"
+    log.info("gistbot listening on %s (%s mode, replica %s)", url, mode, lease.owner)
+    return running
+
+
+async def _connect_slack(settings: Settings) -> AsyncApp:
+    """The Bolt app, once Slack has accepted the token (who the bot is comes from here)."""
     try:
         auth = await slack_client(settings).auth_test()
     except SlackApiError as exc:
@@ -97,41 +142,27 @@ async def start(settings: Settings) -> Running:
     log.info("connected to Slack team %s as %s", auth.get("team"), auth.get("user"))
     token = settings.slack_bot_token.get_secret_value()
     app = build_app(settings, identity({k: auth.get(k) for k in IDENTITY_FIELDS}, token))
-    client = app.client
-    metrics.count_slack_calls(client)
+    metrics.count_slack_calls(app.client)
+    return app
 
+
+async def _open_store(settings: Settings) -> tuple[Store, Lease]:
+    store = make_store(settings)
     try:
         await store.open()
     except StoreUnavailable as exc:
         await store.close()
         raise StartupError(str(exc)) from None
-    closers.append(store.close)
     lease = Lease(store, owner_name(bool(settings.gist_database_url)), settings.gist_lease_s)
     if lease.owner == LOCAL_OWNER:  # this process is the only one: what it held is its own
         await store.release_all(lease.owner)
-    tl = twelvelabs_client(settings)
-    closers.append(tl.aclose)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
-    closers.append(http.aclose)
-    service = GistService(tl, settings)
-    closers.append(service.aclose)
-    fetcher = SlackFileFetcher(client, settings, http)
-    runner = build_runner(
-        settings,
-        store=store,
-        lease=lease,
-        service=service,
-        notifier=SlackNotifier(client, settings),
-        fetcher=fetcher,
-        http=http,
-    )
-    register(app, Deps.build(settings, store, guard, runner))
+    return store, lease
 
-    socket: AsyncSocketModeHandler | None = None
-    if settings.socket_mode:
-        assert settings.slack_app_token is not None
-        socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
 
+def _web_app(
+    settings: Settings, app: AsyncApp, runner: JobRunner, socket: AsyncSocketModeHandler | None
+) -> web.Application:
+    """`/healthz` and `/metrics` in both modes; `/slack/events` in HTTP mode."""
     web_app = web.Application()
 
     async def healthz(_: web.Request) -> web.Response:
@@ -151,45 +182,17 @@ async def start(settings: Settings) -> Running:
         secret = settings.slack_signing_secret
         assert secret is not None  # settings require it in HTTP mode
         web_app.router.add_post("/slack/events", events_handler(app, secret.get_secret_value()))
+    return web_app
 
+
+async def _serve(settings: Settings, web_app: web.Application) -> tuple[web.AppRunner, str]:
     site_runner = web.AppRunner(web_app, access_log=None)
     await site_runner.setup()
     site = web.TCPSite(site_runner, settings.host, settings.port)
     await site.start()
     port = site_runner.addresses[0][1] if site_runner.addresses else settings.port
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    url = f"http://{host}:{port}"
-
-    if socket is not None:
-        await socket.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Socket Mode connected")
-    resumed = await runner.resume_all()
-    if resumed:
-        log.info("resumed %d unfinished job(s)", resumed)
-
-    async def prune() -> None:
-        while True:
-            await asyncio.sleep(PRUNE_EVERY_S)
-            await store.prune(DEDUPE_WINDOW_S)
-
-    running = Running(
-        settings=settings,
-        app=app,
-        runner=runner,
-        store=store,
-        url=url,
-        _site_runner=site_runner,
-        _closers=closers,
-        _socket=socket,
-        _background=[asyncio.create_task(prune()), asyncio.create_task(runner.keep_leases())],
-    )
-    log.info(
-        "gistbot listening on %s (%s mode, replica %s)",
-        url,
-        "socket" if socket else "HTTP",
-        lease.owner,
-    )
-    return running
+    return site_runner, f"http://{host}:{port}"
 
 
 async def _main(settings: Settings) -> int:

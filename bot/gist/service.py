@@ -1,7 +1,10 @@
-"""Source → TwelveLabs asset → (background) index → analysis with a JSON schema → `Gist`.
+"""The gist step library: source → TwelveLabs asset → (background) index → analysis with a
+JSON schema → `Gist`.
 
-No Slack code here. Each durable step is its own method so the job runner can store its
-result (asset id, task id) and resume from it after a restart.
+`GistService` holds no job state and decides no order: each durable step is a method of its
+own (`create_asset`, `find_asset`, `wait_for_asset`, `index_in_background`, `analyze`), so the
+job pipeline (`bot/jobs/pipeline.py`) can save each step's result (asset id, task id) and
+resume from it after a failure or a restart. `gist()` chains them for the CLI. No Slack code.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.callbacks import BytesCb, MultipartStartedCb, TaskCb
 from bot.gist.errors import GistFailure
 from bot.gist.models import Gist, GistType, Usage, VideoInfo
 from bot.gist.normalize import InvalidGistData, build_gist, parse_data
@@ -23,12 +27,9 @@ from bot.twelvelabs import errors as tl
 
 log = logging.getLogger(__name__)
 
-BytesCb = Callable[[int, int], Awaitable[None]]  # (bytes sent, bytes in all)
 # The CLI's view of the whole chain: (phase, percent or None); phases: "uploading",
 # "processing", "analysing". The job runner reports its own typed phases around the steps.
 ProgressCb = Callable[[str, float | None], Awaitable[None]]
-TaskCb = Callable[[str, int], Awaitable[None]]  # (task_id, attempt)
-MultipartCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
 
 MAX_ANALYSIS_ATTEMPTS = 2
 MAX_TOKENS_CEILING = 98304
@@ -86,7 +87,7 @@ class GistService:
         source: Source,
         *,
         on_bytes: BytesCb | None = None,
-        on_multipart_started: MultipartCb | None = None,
+        on_multipart_started: MultipartStartedCb | None = None,
         resume_upload_id: str | None = None,
         resume_asset_id: str | None = None,
         request_key: str | None = None,
@@ -233,7 +234,7 @@ class GistService:
         *,
         progress: ProgressCb = _no_progress,
     ) -> Gist:
-        async def on_bytes(done: int, total: int) -> None:
+        async def on_bytes(done: int, total: int | None) -> None:
             await progress("uploading", 100.0 * done / total if total else None)
 
         await progress("uploading", 0.0 if source.path else None)

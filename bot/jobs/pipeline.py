@@ -211,7 +211,7 @@ class Pipeline:
             job.upload_id, job.asset_id = upload_id, asset_id
             await self.lease.save(job)
 
-        async def on_bytes(done: int, total: int) -> None:
+        async def on_bytes(done: int, total: int | None) -> None:
             await report(Phase.UPLOADING, 100.0 * done / total if total else None)
 
         job.asset_requested = True

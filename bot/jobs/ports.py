@@ -5,16 +5,14 @@ The Slack side implements them (`bot/slack/notifier.py`); the runner never impor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.callbacks import BytesCb
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
 from bot.jobs.phases import Phase
-
-BytesCb = Callable[[int, int | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)

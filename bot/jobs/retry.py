@@ -11,12 +11,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.callbacks import Sleep
 from bot.transient import is_transient
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class StepRetry:

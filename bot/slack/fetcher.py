@@ -10,9 +10,10 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.callbacks import BytesCb
 from bot.gist.errors import GistFailure
 from bot.jobs.models import Job
-from bot.jobs.ports import BytesCb, FetchedFile
+from bot.jobs.ports import FetchedFile
 from bot.settings import Settings
 from bot.slack.links import split_files
 from bot.sources.slack_files import DownloadError, download_slack_file

@@ -6,20 +6,20 @@ layer read the same rule.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import httpx
 
+from bot.callbacks import BytesCb
 from bot.sources.download_retry import RETRYABLE_STATUSES, parse_retry_after
 
 __all__ = [
+    "BytesCb",
     "DownloadError",
     "DownloadErrorKind",
     "DownloadedFile",
-    "ProgressCb",
     "forbidden_redirect",
     "login_error",
     "status_error",
@@ -38,7 +38,6 @@ DownloadErrorKind = Literal[
     "size_mismatch",
 ]
 
-ProgressCb = Callable[[int, int | None], Awaitable[None]]
 
 _LOGIN_PAGE_MESSAGE = (
     "Slack sent a sign-in page instead of the file. Check that the app has the files:read "

@@ -12,15 +12,15 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from bot.callbacks import Sleep
 
 __all__ = ["RETRYABLE_STATUSES", "Backoff", "Sleep", "parse_retry_after"]
 
 # The same set the TwelveLabs client retries (bot/twelvelabs/retry.py); never any other 4xx.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,10 @@ from pathlib import Path
 import httpx
 
 from bot.sources.download_errors import (
+    BytesCb,
     DownloadedFile,
     DownloadError,
     DownloadErrorKind,
-    ProgressCb,
     too_large,
 )
 from bot.sources.download_retry import Backoff, Sleep
@@ -86,11 +86,11 @@ from bot.sources.slack_transfer import (
 __all__ = [
     "DEFAULT_BACKOFF",
     "Backoff",
+    "BytesCb",
     "DownloadError",
     "DownloadErrorKind",
     "DownloadedFile",
     "HostAllowlist",
-    "ProgressCb",
     "download_slack_file",
     "looks_like_html",
 ]
@@ -126,7 +126,7 @@ async def download_slack_file(
     max_bytes: int,
     http: httpx.AsyncClient,
     expected_size: int | None = None,
-    progress: ProgressCb | None = None,
+    progress: BytesCb | None = None,
     max_redirects: int = 5,
     chunk_size: int = 1 << 20,
     max_attempts: int = 5,

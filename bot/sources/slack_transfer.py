@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from bot.sources.download_errors import (
+    BytesCb,
     DownloadedFile,
     DownloadError,
-    ProgressCb,
     login_error,
     status_error,
     too_large,
@@ -146,7 +146,7 @@ class Transfer:
     sink: PartialFile
     max_bytes: int
     expected_size: int | None
-    progress: ProgressCb | None
+    progress: BytesCb | None
     max_redirects: int
     chunk_size: int
     use_range: bool = True

@@ -13,7 +13,15 @@ from .client import DEFAULT_BASE_URL, TwelveLabsClient
 from .multipart import MultipartSettings
 from .pagination import AsyncPaginator
 from .polling import StatusCb
-from .resources import REQUEST_KEY, Analysis, Assets, IndexedAssets, Indexes, ProgressCb, StartedCb
+from .resources import (
+    REQUEST_KEY,
+    Analysis,
+    Assets,
+    BytesCb,
+    IndexedAssets,
+    Indexes,
+    MultipartStartedCb,
+)
 from .session import ClientStats
 
 __all__ = [
@@ -22,12 +30,12 @@ __all__ = [
     "Analysis",
     "Assets",
     "AsyncPaginator",
+    "BytesCb",
     "ClientStats",
     "IndexedAssets",
     "Indexes",
     "MultipartSettings",
-    "ProgressCb",
-    "StartedCb",
+    "MultipartStartedCb",
     "StatusCb",
     "TwelveLabsClient",
     "errors",

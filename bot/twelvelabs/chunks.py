@@ -17,23 +17,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.callbacks import BytesCb
+
 from . import errors, models
 from .formdata import FileBody, FileRange
 from .retry import RetryMode
 from .session import ApiSession, parse_model
 
-__all__ = ["MultipartSettings", "ProgressCb", "UploadRun", "strip_etag"]
+__all__ = ["BytesCb", "MultipartSettings", "UploadRun", "strip_etag"]
 
 log = logging.getLogger("bot.twelvelabs")
 
-ProgressCb = Callable[[int, int], Awaitable[None]]  # (bytes_done, bytes_total)
 
 T_SESSION = "/assets/multipart-uploads/{upload_id}"
 T_URLS = "/assets/multipart-uploads/{upload_id}/presigned-urls"
@@ -81,7 +81,7 @@ class UploadRun:
         total_chunks: int,
         total_size: int,
         upload_headers: dict[str, str] | None,
-        progress: ProgressCb | None,
+        progress: BytesCb | None,
     ) -> None:
         self.session = session
         self.settings = settings

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 import httpx
+
+from bot.callbacks import Sleep
 
 from .multipart import MultipartSettings
 from .polling import PollSettings
@@ -30,7 +32,6 @@ from .session import ApiSession, ClientStats
 __all__ = ["DEFAULT_BASE_URL", "TwelveLabsClient"]
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
-SleepFn = Callable[[float], Awaitable[None]]
 
 
 class TwelveLabsClient:
@@ -59,7 +60,7 @@ class TwelveLabsClient:
         multipart: MultipartSettings | None = None,
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: SleepFn | None = None,
+        sleep: Sleep | None = None,
         clock: Callable[[], float] | None = None,
         rng: Callable[[float, float], float] | None = None,
     ) -> None:

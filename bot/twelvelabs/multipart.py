@@ -22,8 +22,10 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+from bot.callbacks import MultipartStartedCb
+
 from . import errors, models
-from .chunks import T_SESSION, MultipartSettings, ProgressCb, UploadRun, strip_etag
+from .chunks import T_SESSION, BytesCb, MultipartSettings, UploadRun, strip_etag
 from .creates import create_once
 from .formdata import guess_content_type
 from .pagination import iter_pages, paginate
@@ -32,15 +34,14 @@ from .session import ApiSession, parse_model
 
 __all__ = [
     "MultipartSettings",
+    "MultipartStartedCb",
     "MultipartUploader",
-    "StartedCb",
     "deduce_chunk_size",
     "strip_etag",
 ]
 
 log = logging.getLogger("bot.twelvelabs")
 
-StartedCb = Callable[[str, str], Awaitable[None]]  # (upload_id, asset_id)
 LostSessionCb = Callable[[str, str], Awaitable[None]]  # (request_key, filename)
 
 T_CREATE = "/assets/multipart-uploads"
@@ -131,8 +132,8 @@ class MultipartUploader:
         enable_thumbnail: bool,
         request_key: str,
         user_metadata: dict[str, Any] | None = None,
-        progress: ProgressCb | None = None,
-        on_started: StartedCb | None = None,
+        progress: BytesCb | None = None,
+        on_started: MultipartStartedCb | None = None,
         resume_upload_id: str | None = None,
         resume_asset_id: str | None = None,
         resume_chunk_size: int | None = None,
@@ -229,8 +230,8 @@ class MultipartUploader:
         enable_thumbnail: bool,
         request_key: str,
         user_metadata: dict[str, Any] | None,
-        progress: ProgressCb | None,
-        on_started: StartedCb | None,
+        progress: BytesCb | None,
+        on_started: MultipartStartedCb | None,
     ) -> UploadRun:
         payload: dict[str, Any] = {
             "filename": filename,
@@ -293,7 +294,7 @@ class MultipartUploader:
         upload_id: str,
         asset_id: str | None,
         chunk_size: int | None,
-        progress: ProgressCb | None,
+        progress: BytesCb | None,
     ) -> tuple[UploadRun, set[int]] | models.Asset | None:
         """A run continuing `upload_id`; its asset when the session is already complete; or
         None when it cannot be resumed (the caller starts afresh)."""

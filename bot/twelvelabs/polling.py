@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import TypeVar
 
+from bot.callbacks import StatusCb
+
 from . import errors
 
 __all__ = ["PollSettings", "StatusCb", "poll_until"]
 
 T = TypeVar("T")
-StatusCb = Callable[[str], Awaitable[None]]
 
 log = logging.getLogger("bot.twelvelabs")
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 
 from bot.sources.slack_files import (
+    BytesCb,
     DownloadedFile,
     DownloadError,
-    ProgressCb,
     download_slack_file,
 )
 from tests.sources.conftest import Server, Tls
@@ -69,7 +69,7 @@ async def download(
     allowed_hosts: Sequence[str] = ("127.0.0.1",),
     max_bytes: int = 10 << 20,
     expected_size: int | None = None,
-    progress: ProgressCb | None = None,
+    progress: BytesCb | None = None,
     max_redirects: int = 5,
     chunk_size: int = 1 << 20,
     max_attempts: int = 1,

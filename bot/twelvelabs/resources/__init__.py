@@ -6,15 +6,15 @@ here and one more attribute on `TwelveLabsClient`.
 """
 
 from .analysis import Analysis
-from .assets import REQUEST_KEY, Assets, ProgressCb, StartedCb
+from .assets import REQUEST_KEY, Assets, BytesCb, MultipartStartedCb
 from .indexes import IndexedAssets, Indexes
 
 __all__ = [
     "REQUEST_KEY",
     "Analysis",
     "Assets",
+    "BytesCb",
     "IndexedAssets",
     "Indexes",
-    "ProgressCb",
-    "StartedCb",
+    "MultipartStartedCb",
 ]

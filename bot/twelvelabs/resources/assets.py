@@ -18,17 +18,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .. import errors, models
-from ..chunks import ProgressCb
+from ..chunks import BytesCb
 from ..creates import create_once
 from ..formdata import FormBody, FormFile, guess_content_type
-from ..multipart import MultipartSettings, MultipartUploader, StartedCb
+from ..multipart import MultipartSettings, MultipartStartedCb, MultipartUploader
 from ..pagination import AsyncPaginator, paginate
 from ..polling import PollSettings, StatusCb
 from ..retry import RetryMode
 from ..session import ApiSession
 from ._base import Clock, Resource
 
-__all__ = ["REQUEST_KEY", "Assets", "ProgressCb", "StartedCb"]
+__all__ = ["REQUEST_KEY", "Assets", "BytesCb", "MultipartStartedCb"]
 
 log = logging.getLogger("bot.twelvelabs")
 
@@ -107,8 +107,8 @@ class Assets(Resource):
         enable_thumbnail: bool = True,
         user_metadata: dict[str, Any] | None = None,
         request_key: str | None = None,
-        progress: ProgressCb | None = None,
-        on_multipart_started: StartedCb | None = None,
+        progress: BytesCb | None = None,
+        on_multipart_started: MultipartStartedCb | None = None,
         resume_upload_id: str | None = None,
         resume_asset_id: str | None = None,
         resume_chunk_size: int | None = None,
