@@ -27,8 +27,8 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.callbacks import Sleep
+from bot.retry_after import parse_server_delay
 from bot.transient import SLACK_TRANSIENT_ERRORS, is_transient_slack, slack_never_sent
-from bot.twelvelabs.retry import parse_server_delay
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,12 @@ of holding a worker for minutes.
 
 from __future__ import annotations
 
-import email.utils
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.callbacks import Sleep
+from bot.retry_after import parse_retry_after
 
 __all__ = ["RETRYABLE_STATUSES", "Backoff", "Sleep", "parse_retry_after"]
 
@@ -36,20 +35,3 @@ class Backoff:
             return retry_after if retry_after <= self.retry_after_max_s else None
         ceiling = min(self.max_s, self.initial_s * (2**retry_number))
         return self.jitter(0.0, max(0.0, ceiling))
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After``: delta-seconds or an HTTP date. Seconds to wait (≥ 0), or None."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)

@@ -25,7 +25,7 @@ from bot.jobs.store import JobStore
 from bot.jobs.store_base import Store
 from bot.jobs.store_pg import PgStore, redact
 from tests.fakes.twelvelabs import FakeTwelveLabs
-from tests.jobs.rig import TL_KEY, MediaServer, Rig, build_rig, make_settings, media_server
+from tests.jobs.rig import Rig, build_rig, make_settings
 
 PG_URL = os.environ.get("GIST_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -98,22 +98,6 @@ async def replica(new_store: Callable[[], Store]) -> AsyncIterator[Replica]:
     yield open_one
     for store in opened:
         await store.close()
-
-
-@pytest.fixture
-def fake_tl() -> Iterator[FakeTwelveLabs]:
-    fake = FakeTwelveLabs(
-        api_key=TL_KEY, asset_processing_s=0.1, task_processing_s=0.1, index_processing_s=0.1
-    )
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-async def media() -> AsyncIterator[MediaServer]:
-    async with media_server() as served:
-        yield served
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier
 from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.twelvelabs import FakeTwelveLabs
-from tests.jobs.rig import CHANNEL, TL_KEY, MediaServer, make_settings, media_server
+from tests.jobs.rig import CHANNEL, make_settings
 from tests.slack_driver import SlackDriver
 
 BOT_TOKEN = "xoxb-test-token"
@@ -164,22 +164,6 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.start()
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def fake_tl() -> Iterator[FakeTwelveLabs]:
-    fake = FakeTwelveLabs(
-        api_key=TL_KEY, asset_processing_s=0.1, task_processing_s=0.1, index_processing_s=0.1
-    )
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-async def media() -> AsyncIterator[MediaServer]:
-    async with media_server() as served:
-        yield served
 
 
 @pytest.fixture
