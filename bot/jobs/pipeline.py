@@ -54,14 +54,20 @@ class Pipeline:
         self._analyses = asyncio.Semaphore(self.settings.gist_max_concurrent_analyses)
         self._flights = Flights()
 
+    async def cached(self, job: Job) -> Gist | None:
+        """The gist of this video for these types, if it is in the cache."""
+        gist = await self.cache.get(job.video_keys(), job.type_set)
+        if gist is not None:
+            job.cached = True
+            log.info("job %s answered from the cache", job.id)
+        return gist
+
     async def gist(self, job: Job, report: Report) -> Gist:
         """The gist for this job: from the cache, from work already in flight, or computed."""
         types = job.type_set
         if not job.force_fresh and job.asset_id is None:
-            cached = await self.cache.get(job.video_keys(), types)
+            cached = await self.cached(job)
             if cached is not None:
-                job.cached = True
-                log.info("job %s answered from the cache", job.id)
                 return cached
         if job.force_fresh or job.asset_id is not None:
             return await self._retried(job, report)

@@ -28,10 +28,11 @@ class JobSaver(Protocol):
 
 
 class Notifier(Protocol):
-    async def started(self, job: Job, *, recover: bool = False) -> None:
+    async def started(self, job: Job, *, recover: bool = False, placeholder: bool = True) -> None:
         """Post the placeholder reply (and, for /gist, the message that opens its thread) and
         the 👀 reaction; sets job.slack.placeholder_ts. With `recover`, first look for what an
         earlier try whose outcome is unknown (or an interrupted process) already posted.
+        Without `placeholder`, only that: the answer itself will be the first post.
         Raises on failure; the caller decides whether to try again."""
 
     async def progress(

@@ -195,7 +195,8 @@ class JobRunner:
             async with asyncio.timeout(remaining):
                 if not await self._prepare(job):
                     return
-                job.gist = await self._pipeline.gist(job, reporter)
+                if job.gist is None:
+                    job.gist = await self._pipeline.gist(job, reporter)
         except TimeoutError:
             await self._decide_failure(job, self._deadline_failure(job))
         except LeaseLost:
@@ -234,6 +235,10 @@ class JobRunner:
                     await self._finish(job, JobState.DONE, failure.code)
                     return False
                 raise
+        if not job.force_fresh and job.asset_id is None:
+            job.gist = await self._pipeline.cached(job)
+            if job.gist is not None:
+                return True  # known already: the answer is the only post, no placeholder
         if job.slack.placeholder_ts is None:
             try:
                 await self._post_placeholder(job)
@@ -244,12 +249,12 @@ class JobRunner:
                 log.warning("job %s: no placeholder yet (%s); working on", job.id, exc)
         return True
 
-    async def _post_placeholder(self, job: Job) -> None:
+    async def _post_placeholder(self, job: Job, *, placeholder: bool = True) -> None:
         # Saved before posting: a try after an unknown outcome (or a restart) looks first.
         recover = job.placeholder_requested
         job.placeholder_requested = True
         await self._lease.save(job)
-        await self._notifier.started(job, recover=recover)
+        await self._notifier.started(job, recover=recover, placeholder=placeholder)
         await self._lease.save(job)
 
     async def _step(self, job: Job, what: str, step: Callable[[], Awaitable[T]]) -> T:
@@ -305,9 +310,9 @@ class JobRunner:
     async def _show(self, job: Job, failure: GistFailure | None) -> None:
         ctx = job.slack
         if ctx.placeholder_ts is None and not ctx.via_response_url:
-            # Never posted, or its outcome unknown: find it or post it now (a /gist's thread
-            # opener too), then edit it into the answer.
-            await self._post_placeholder(job)
+            # Never posted, or its outcome unknown: find it (or open a /gist's thread); if
+            # there is none, the answer itself is posted, tagged so a retry finds it too.
+            await self._post_placeholder(job, placeholder=False)
         await self._lease.check(job)  # a reply is posted only while the job is ours
         if failure is None:
             await self._notifier.result(job)

@@ -44,7 +44,7 @@ class SlackNotifier:
         )
 
     # -- placeholder -----------------------------------------------------------------------
-    async def started(self, job: Job, *, recover: bool = False) -> None:
+    async def started(self, job: Job, *, recover: bool = False, placeholder: bool = True) -> None:
         ctx = job.slack
         if ctx.via_response_url:
             return
@@ -52,8 +52,8 @@ class SlackNotifier:
             return
         if ctx.thread_ts is None and job.trigger is Trigger.COMMAND:
             await self._open_command_thread(job)
-        if ctx.thread_ts is None or ctx.via_response_url:
-            return  # answers go through response_url
+        if ctx.thread_ts is None or ctx.via_response_url or not placeholder:
+            return  # answers go through response_url, or the answer is the first post
         message = blocks.progress_message(
             phase=Phase.QUEUED,
             source_name=job.source.name,

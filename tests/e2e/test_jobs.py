@@ -133,3 +133,15 @@ async def test_sigterm_stops_intake_and_the_rest_resumes(
         await app2.terminate()
     assert sum("gist_regenerate" in str(m.blocks) for m in fake_slack.thread(CHANNEL, ts)) == 1
     assert fake_tl.count("POST", "/analyze/tasks") == 1
+
+
+async def test_a_known_link_is_answered_in_one_post(harness: Harness, video_server: str) -> None:
+    url = f"{video_server}/media/known.mp4"
+    await harness.driver.post_event(message_event(CHANNEL, "1700000650.000100", f"<{url}>"))
+    await until(lambda: harness.results("1700000650.000100"))
+    posts = len(harness.slack.calls("chat.postMessage"))
+    await harness.driver.post_event(message_event(CHANNEL, "1700000651.000100", f"<{url}>"))
+    [cached] = await until(lambda: harness.results("1700000651.000100"))
+    # Known already: the answer is the thread's one post, never a placeholder edited into it.
+    assert cached.edits == [] and len(harness.thread("1700000651.000100")) == 1
+    assert len(harness.slack.calls("chat.postMessage")) == posts + 1

@@ -123,9 +123,10 @@ class RecordingNotifier:
     def phases(self, job_id: str) -> list[Phase | None]:
         return [s.phase for s in self.calls("progress", job_id)]
 
-    async def started(self, job: Job, *, recover: bool = False) -> None:
+    async def started(self, job: Job, *, recover: bool = False, placeholder: bool = True) -> None:
         self._record(Seen("started", job.id, True, recover=recover))
-        job.slack.placeholder_ts = job.slack.placeholder_ts or f"ph-{job.id[:8]}"
+        if placeholder:
+            job.slack.placeholder_ts = job.slack.placeholder_ts or f"ph-{job.id[:8]}"
 
     async def progress(
         self, job: Job, phase: Phase, percent: float | None, elapsed_s: float
@@ -135,6 +136,7 @@ class RecordingNotifier:
     async def result(self, job: Job) -> None:
         assert job.gist is not None
         self._record(Seen("result", job.id, True))
+        job.slack.placeholder_ts = job.slack.placeholder_ts or f"ph-{job.id[:8]}"
 
     async def failed(self, job: Job, failure: GistFailure) -> None:
         self._record(Seen("failed", job.id, True, code=failure.code))
