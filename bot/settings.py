@@ -122,7 +122,7 @@ class Settings(TwelveLabsSettings):
     gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
     gist_lease_s: float = Field(default=30.0, gt=0)  # a replica's claim on a job, unrenewed
     gist_max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
-    gist_max_concurrent_analyses: int = Field(default=8, ge=1, le=256)
+    gist_max_concurrent_analyses: int = Field(default=64, ge=1, le=256)
     gist_job_timeout_s: float = Field(default=3600.0, gt=0)
     # A computed gist (or an error notice) keeps being delivered this long, across restarts.
     gist_delivery_timeout_s: float = Field(default=6 * 3600.0, gt=0)

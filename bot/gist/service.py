@@ -81,6 +81,10 @@ class GistService:
         self._index_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
+    def observe(self, observer: Callable[[int | None], None]) -> None:
+        """Tell `observer` the HTTP status of every TwelveLabs call (adaptive concurrency)."""
+        self._client.observe(observer)
+
     # -- step 1: asset -------------------------------------------------------------------
     async def create_asset(
         self,

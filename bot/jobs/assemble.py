@@ -44,6 +44,7 @@ def build_runner(
         tmp_dir=tmpfiles.downloads_dir(settings.tmp_dir),
         retry=retry,
     )
+    service.observe(pipeline.analyses.observe)
     return JobRunner(
         settings=settings,
         store=store,

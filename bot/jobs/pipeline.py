@@ -24,6 +24,7 @@ from bot.jobs.cache import ResultCache
 from bot.jobs.flights import Flights
 from bot.jobs.guard import Guard
 from bot.jobs.leases import Lease
+from bot.jobs.limits import AdaptiveLimit
 from bot.jobs.links import check_link
 from bot.jobs.models import Job
 from bot.jobs.phases import Phase
@@ -51,7 +52,8 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self._uploads = asyncio.Semaphore(self.settings.gist_max_concurrent_uploads)
-        self._analyses = asyncio.Semaphore(self.settings.gist_max_concurrent_analyses)
+        # Adapts to what TwelveLabs allows: grows on answers, halves on 429s.
+        self.analyses = AdaptiveLimit(self.settings.gist_max_concurrent_analyses)
         self._flights = Flights()
 
     async def cached(self, job: Job) -> Gist | None:
@@ -98,7 +100,7 @@ class Pipeline:
             if cached is not None:
                 return cached
         assert job.asset_id is not None
-        async with self._analyses:
+        async with self.analyses:
             if not job.asset_ready:
                 await self._wait_for_asset(job, report)
             return await self._analyse(job, report)

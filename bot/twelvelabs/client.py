@@ -126,3 +126,7 @@ class TwelveLabsClient:
     def stats(self) -> ClientStats:
         """HTTP attempts and retries per (method, path template)."""
         return self._session.stats
+
+    def observe(self, observer: Callable[[int | None], None]) -> None:
+        """Tell `observer` every attempt's HTTP status (None when no answer came)."""
+        self._session.observers.append(observer)

@@ -91,6 +91,8 @@ class ApiSession:
         self.timeout = timeout
         self.stats = ClientStats()
         self.sleep = sleep  # every wait of the client (retries, polling) goes through this
+        # Told each attempt's HTTP status (None: no answer), e.g. the adaptive concurrency.
+        self.observers: list[Callable[[int | None], None]] = []
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -100,6 +102,11 @@ class ApiSession:
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
         )
+
+    def _attempted(self, method: str, template: str, status: int | None) -> None:
+        metrics.twelvelabs_attempt(method, template, status)
+        for observe in self.observers:
+            observe(status)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,10 +168,10 @@ class ApiSession:
                 if response.status_code < 300:
                     await response.aread()
                     await response.aclose()
-                    metrics.twelvelabs_attempt(method, template, response.status_code)
+                    self._attempted(method, template, response.status_code)
                     return response
             except httpx.TransportError as exc:
-                metrics.twelvelabs_attempt(method, template, None)
+                self._attempted(method, template, None)
                 if response is not None:
                     await response.aclose()
                 if retry_number < retries and is_retryable_exception(exc, mode):
@@ -179,7 +186,7 @@ class ApiSession:
                     await stream.aclose()
 
             status = response.status_code
-            metrics.twelvelabs_attempt(method, template, status)
+            self._attempted(method, template, status)
             server_delay = parse_server_delay(response.headers)
             if retry_number < retries and is_retryable_status(status, mode):
                 await self._discard(response)  # free the connection before sleeping
