@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 
 from aiohttp import web
+
+from bench._common import serve, until_signalled
 
 
 async def _put(request: web.Request) -> web.Response:
@@ -55,20 +56,13 @@ class _Discard(asyncio.Protocol):
 async def _serve() -> None:
     app = web.Application()
     app.router.add_put("/sink", _put)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, _ = await serve(app)
     http_port = runner.addresses[0][1]
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(_Discard, "127.0.0.1", 0)
+    server = await asyncio.get_running_loop().create_server(_Discard, "127.0.0.1", 0)
     tcp_port = server.sockets[0].getsockname()[1]
     print(http_port, tcp_port, flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         server.close()
         await runner.cleanup()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shlex
 import shutil
@@ -41,49 +40,28 @@ from typing import Any
 
 import httpx
 
-from bench.ack_latency import (
+from bench._common import (
     BOT_TOKEN,
     REPO,
     SIGNING_SECRET,
     TL_KEY,
-    Child,
-    CpuMeter,
+    MediaSite,
     app_env,
     gistbot_exe,
+    log_problems,
     machine_info,
-    percentile,
-    start_child,
+    summarize_ms,
+    write_result,
 )
+from bench._proc import Child, CpuMeter, start_child
 
 NAME = "cached_reply"
 KINDS = ("file_id", "url", "sha256")
-OUT_DIR = REPO / "bench" / "out"
 
 
-def summarize_ms(values: Sequence[float]) -> dict[str, Any]:
-    s = sorted(values)
-    if not s:
-        return {"n": 0}
-    return {
-        "n": len(s),
-        "p50_ms": round(percentile(s, 50) or 0.0, 2),
-        "p90_ms": round(percentile(s, 90) or 0.0, 2),
-        "max_ms": round(s[-1], 2),
-        "min_ms": round(s[0], 2),
-        "mean_ms": round(sum(s) / len(s), 2),
-    }
-
-
-def write_result(data: dict[str, Any]) -> Path:
-    from datetime import UTC, datetime
-
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(data, indent=2) + "\n"
-    path = OUT_DIR / f"{NAME}-{stamp}.json"
-    path.write_text(text, encoding="utf-8")
-    (OUT_DIR / f"{NAME}-latest.json").write_text(text, encoding="utf-8")
-    return path
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    """Latencies in ms to 2 decimals, no p99 (20 repeats per kind)."""
+    return summarize_ms(values, quantiles=(50, 90), digits=2)
 
 
 @dataclass
@@ -141,23 +119,6 @@ class Bench:
     def channel(self) -> str:
         self._seq += 1
         return f"C0CACHE{self._seq:04d}"
-
-    async def serve_media(self) -> Any:
-        from aiohttp import web
-
-        video = self.video
-
-        async def media(request: web.Request) -> web.Response:
-            return web.Response(body=video, content_type="video/mp4")
-
-        app = web.Application()
-        app.router.add_get("/media/{name}", media)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.media_url = f"http://127.0.0.1:{runner.addresses[0][1]}/media"
-        return runner
 
     async def wait_result(self, channel: str, ts: str, timeout_s: float) -> Any:
         """Poll the fake's thread every `--poll-ms` until the result message is there."""
@@ -245,41 +206,42 @@ class Bench:
         from tests.videos import make_video
 
         self.video = make_video(5.0).read_bytes()
-        self.slack.start()
-        tl_url = self.tl.start()
-        media = await self.serve_media()
-        env = app_env({"slack_api_url": self.slack.api_url, "tl_base_url": tl_url}, workdir)
-        env.pop("GIST_MAX_CONCURRENT_ANALYSES")
-        env.update({"GIST_POLL_INITIAL_S": "0.05", "GIST_POLL_MAX_INTERVAL_S": "0.2"})
-        app: Child | None = None
-        try:
-            app = start_child(
-                "gistbot",
-                shlex.split(self.args.app_command)
-                if self.args.app_command
-                else [str(gistbot_exe()), "run"],
-                cwd=workdir,
-                env=env,
-                stderr_path=workdir / "app.stderr",
-                ready="gistbot ready on",
-                timeout_s=60,
+        site = MediaSite(default=self.video)
+        with self.slack, self.tl:  # started here, stopped on the way out
+            await site.start()
+            self.media_url = site.url
+            env = app_env(
+                self.slack.api_url,
+                str(self.tl.base_url),
+                workdir,
+                GIST_POLL_INITIAL_S="0.05",
+                GIST_POLL_MAX_INTERVAL_S="0.2",
             )
-            app_url = app.first_line.rsplit(" ", 1)[-1]
-            self.app_pid = app.proc.pid
-            async with httpx.AsyncClient(timeout=30.0) as client:
-                driver = SlackDriver(app_url=app_url, signing_secret=SIGNING_SECRET, client=client)
-                result = await self._measure(driver, message_event, next_ts)
-        finally:
-            if app is not None:
-                app.stop()
-            await media.cleanup()
-            self.tl.stop()
-            self.slack.stop()
-        result["app_log_warnings"] = [
-            line
-            for line in (workdir / "app.stderr").read_text("utf-8", "replace").splitlines()
-            if " WARNING " in line or " ERROR " in line or "Traceback" in line
-        ][:20]
+            app: Child | None = None
+            try:
+                app = start_child(
+                    "gistbot",
+                    shlex.split(self.args.app_command)
+                    if self.args.app_command
+                    else [str(gistbot_exe()), "run"],
+                    cwd=workdir,
+                    env=env,
+                    stderr_path=workdir / "app.stderr",
+                    ready="gistbot ready on",
+                    timeout_s=60,
+                )
+                app_url = app.first_line.rsplit(" ", 1)[-1]
+                self.app_pid = app.proc.pid
+                async with httpx.AsyncClient(timeout=30.0) as client:
+                    driver = SlackDriver(
+                        app_url=app_url, signing_secret=SIGNING_SECRET, client=client
+                    )
+                    result = await self._measure(driver, message_event, next_ts)
+            finally:
+                if app is not None:
+                    app.stop()
+                await site.stop()
+        result["app_log_warnings"] = log_problems(workdir / "app.stderr")
         return result
 
     async def _measure(self, driver: Any, message_event: Any, next_ts: Any) -> dict[str, Any]:
@@ -315,11 +277,11 @@ class Bench:
             reps = [r for r in repeats if r.kind == kind]
             ok = [r for r in reps if r.reply_ms is not None]
             by_kind[kind] = {
-                "reply": summarize_ms([r.reply_ms for r in ok if r.reply_ms is not None]),
-                "reply_server_clock": summarize_ms(
+                "reply": summarize([r.reply_ms for r in ok if r.reply_ms is not None]),
+                "reply_server_clock": summarize(
                     [r.reply_server_ms for r in ok if r.reply_server_ms is not None]
                 ),
-                "ack": summarize_ms([r.ack_ms for r in reps if r.ack_ms is not None]),
+                "ack": summarize([r.ack_ms for r in reps if r.ack_ms is not None]),
                 "tl_calls_before_result": sum(r.tl_calls for r in reps),
                 "tl_calls_after_result": sum(r.tl_calls_after for r in reps),
                 "failures": [r.error for r in reps if r.error],
@@ -410,7 +372,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "wall_s": round(time.monotonic() - started, 1),
         "result": result,
     }
-    data["json"] = str(write_result(data).relative_to(REPO))
+    data["json"] = str(write_result(NAME, data).relative_to(REPO))
     return data
 
 

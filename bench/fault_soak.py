@@ -20,24 +20,22 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
 import struct
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 
-from bench._common import OUT_DIR, machine_info, write_result
+from bench._common import OUT_DIR, MediaSite, loadavg, machine_info, running_fakes, write_result
 from bench._soak_tally import CHANNEL, Kind, SoakRequest, all_settled, tally
 from bench._soak_trace import traces
 from tests.e2e.proc import AppProcess, app_env, stored_jobs
 from tests.fakes.slack import FakeSlack
-from tests.fakes.twelvelabs import FakeTwelveLabs
 from tests.slack_driver import SlackDriver, message_event, next_ts
 from tests.videos import make_video
 
@@ -67,35 +65,6 @@ def distinct_video(base: bytes, index: int) -> bytes:
     """The same playable mp4 plus a `free` box of unique bytes: a new SHA-256 per request."""
     pad = index.to_bytes(4, "big") + os.urandom(4092)
     return base + struct.pack(">I", 8 + len(pad)) + b"free" + pad
-
-
-class VideoSite:
-    """Serves each link's video the way a CDN would (GET and HEAD, video/mp4). No chaos here:
-    the soak is about Slack's and TwelveLabs' trouble, not the video host's."""
-
-    def __init__(self) -> None:
-        self.videos: dict[str, bytes] = {}
-        self._runner: web.AppRunner | None = None
-        self.origin = ""
-
-    async def start(self) -> None:
-        async def media(request: web.Request) -> web.Response:
-            body = self.videos.get(request.match_info["name"])
-            if body is None:
-                return web.Response(status=404, text="not found")
-            return web.Response(body=body, content_type="video/mp4")
-
-        app = web.Application()
-        app.router.add_get("/media/{name}", media)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.origin = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 class Sender:
@@ -166,7 +135,7 @@ def plan(gists: int, rng: random.Random) -> list[Kind]:
 
 async def send_all(
     sender: Sender,
-    site: VideoSite,
+    site: MediaSite,
     slack: FakeSlack,
     video: bytes,
     kinds: list[Kind],
@@ -187,7 +156,7 @@ async def send_all(
             tasks.append(asyncio.create_task(sender.event(request, event)))
         else:
             site.videos[name] = body
-            request.url = f"{site.origin}/media/{name}"
+            request.url = f"{site.url}/{name}"
             if kind == "link":
                 request.ts = next_ts()
                 event = message_event(CHANNEL, request.ts, f"have a look {request.url}")
@@ -248,74 +217,66 @@ async def settle(
 
 async def one_run(p: float, args: argparse.Namespace, video: bytes) -> dict[str, Any]:
     rng = random.Random(f"{args.seed}-{p}")
-    slack = FakeSlack(bot_token="xoxb-soak")
-    tl = FakeTwelveLabs(
-        api_key="tl-soak-key",
-        asset_processing_s=0.5,
-        task_processing_s=1.0,
-        index_processing_s=0.5,
-    )
-    site = VideoSite()
-    tmp = Path(tempfile.mkdtemp(prefix="fault-soak-"))
     log_path = OUT_DIR / f"fault_soak-p{p:.2f}-app.log"
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
-    app: AppProcess | None = None
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    try:
-        slack.start()
-        tl.start()
-        await site.start()
-        db = tmp / "gistbot.sqlite3"
-        env = app_env(slack, tl, db, **app_overrides(args.job_timeout))
-        app = AppProcess(env, tmp, log_path)
-        url = await app.start()
-        slack.chaos(p, seed=args.seed)
-        tl.chaos(p, seed=args.seed + 1)
-        started = time.monotonic()
-        deadline = started + args.timeout
-        driver = SlackDriver(app_url=url, signing_secret=SIGNING_SECRET, timeout=ACK_TIMEOUT_S)
-        sender = Sender(driver, slack, rng)
-        kinds = plan(args.gists, rng)
-        requests = await send_all(sender, site, slack, video, kinds, args.interval)
-        waited = await settle(slack, app, requests, deadline)
-        slack.chaos(None)
-        tl.chaos(None)
-        figures = tally(slack, tl, requests)
-        jobs = stored_jobs(db)
-        trace = traces(slack, tl, requests, jobs)
-        for row in figures["per_request"]:
-            row["trace"] = trace[row["name"]]
-        return {
-            "p": p,
-            **{k: v for k, v in figures.items() if k != "per_request"},
-            **waited,
-            "wall_s": round(time.monotonic() - started, 1),
-            "injected": {"slack": slack.chaos_report(), "twelvelabs": tl.chaos_report()},
-            "job_states": _count(j.get("state") for j in jobs),
-            "job_errors": _count(j.get("error_code") for j in jobs if j.get("error_code")),
-            "loadavg_before": load_before,
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-            "app_log": str(log_path),
-            "per_request": figures["per_request"],
-        }
-    finally:
-        if app is not None and app.proc is not None:
-            try:
-                await app.terminate(15.0)
-            except TimeoutError:
-                await app.kill()
-        await site.stop()
-        slack.stop()
-        tl.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _count(values: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[str(v)] = out.get(str(v), 0) + 1
-    return out
+    load_before = loadavg()
+    with (
+        running_fakes(
+            "xoxb-soak",
+            "tl-soak-key",
+            asset_processing_s=0.5,
+            task_processing_s=1.0,
+            index_processing_s=0.5,
+        ) as (slack, tl),
+        tempfile.TemporaryDirectory(prefix="fault-soak-", ignore_cleanup_errors=True) as tmp,
+    ):
+        site = MediaSite()
+        db = Path(tmp) / "gistbot.sqlite3"
+        app = AppProcess(
+            app_env(slack, tl, db, **app_overrides(args.job_timeout)), db.parent, log_path
+        )
+        try:
+            await site.start()
+            url = await app.start()
+            slack.chaos(p, seed=args.seed)
+            tl.chaos(p, seed=args.seed + 1)
+            started = time.monotonic()
+            deadline = started + args.timeout
+            driver = SlackDriver(app_url=url, signing_secret=SIGNING_SECRET, timeout=ACK_TIMEOUT_S)
+            sender = Sender(driver, slack, rng)
+            kinds = plan(args.gists, rng)
+            requests = await send_all(sender, site, slack, video, kinds, args.interval)
+            waited = await settle(slack, app, requests, deadline)
+            slack.chaos(None)
+            tl.chaos(None)
+            figures = tally(slack, tl, requests)
+            jobs = stored_jobs(db)
+            trace = traces(slack, tl, requests, jobs)
+            for row in figures["per_request"]:
+                row["trace"] = trace[row["name"]]
+            return {
+                "p": p,
+                **{k: v for k, v in figures.items() if k != "per_request"},
+                **waited,
+                "wall_s": round(time.monotonic() - started, 1),
+                "injected": {"slack": slack.chaos_report(), "twelvelabs": tl.chaos_report()},
+                "job_states": dict(Counter(str(j.get("state")) for j in jobs)),
+                "job_errors": dict(
+                    Counter(str(j["error_code"]) for j in jobs if j.get("error_code"))
+                ),
+                "loadavg_before": load_before,
+                "loadavg_after": loadavg(),
+                "app_log": str(log_path),
+                "per_request": figures["per_request"],
+            }
+        finally:
+            if app.proc is not None:
+                try:
+                    await app.terminate(15.0)
+                except TimeoutError:
+                    await app.kill()
+            await site.stop()
 
 
 ROWS = (

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench._common import cli_env, machine_info, run_cli, write_result
+from bench._common import cli_env, machine_info, write_result
+from bench._proc import run_cli
 from bot.settings import TwelveLabsSettings
 from bot.twelvelabs.client import TwelveLabsClient
 from tests.fakes.twelvelabs import FakeTwelveLabs

@@ -39,19 +39,8 @@ from typing import Any
 
 import httpx
 
-from bench._common import (
-    MIB,
-    REPO,
-    CliRun,
-    Sample,
-    Sampler,
-    cli_env,
-    machine_info,
-    mib,
-    run_cli,
-    start_server,
-    write_result,
-)
+from bench._common import MIB, REPO, cli_env, machine_info, mib, write_result
+from bench._proc import CliRun, Sample, Sampler, run_cli, start_child
 from bot.twelvelabs.formdata import PIECE_SIZE
 from bot.twelvelabs.multipart import MultipartSettings
 
@@ -144,7 +133,8 @@ def _peak_between(samples: list[Sample], t0: float | None, t1: float | None) -> 
 def measure_gistbot(video: Path, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     api_key = "tl-bench-" + secrets.token_hex(4)
     chunk_size = int(args.chunk_mib * MIB)
-    fake = start_server(
+    fake = start_child(
+        "fake TwelveLabs",
         [
             sys.executable,
             "-m",
@@ -451,7 +441,7 @@ async def _raw_sendfile(video: Path, port: int) -> float:
 
 
 def measure_raw(video: Path, args: argparse.Namespace) -> dict[str, Any]:
-    sink = start_server([sys.executable, "-m", "bench._sink"], cwd=REPO)
+    sink = start_child("sink", [sys.executable, "-m", "bench._sink"], cwd=REPO)
     http_port, tcp_port = (int(x) for x in sink.first_line.split())
     size = video.stat().st_size
     runs: dict[str, list[float]] = {"httpx": [], "sendfile": []}

@@ -1,9 +1,13 @@
-"""The fake Slack file host: byte ranges and download faults, checked with a plain HTTP client."""
+"""The fake Slack file host: the bot token, redirects, large files, byte ranges and download
+faults, checked with plain HTTP clients."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
@@ -132,3 +136,84 @@ async def test_break_download_n_times_counts_bytes_of_each_answer(fake: FakeSlac
     assert rest.content == CONTENT[600:]
     sent = [(d.status, d.bytes_sent) for d in fake.downloads(f["id"])]
     assert sent == [(200, 300), (206, 300), (206, len(CONTENT) - 600)]
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+async def test_download_needs_the_bot_token(fake: FakeSlack) -> None:
+    content = bytes(range(256)) * 1000
+    f = fake.add_file("clip.mp4", content)
+    url = f["url_private_download"]
+    async with httpx.AsyncClient() as http:
+        good = await http.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert good.status_code == 200 and good.content == content
+        assert good.headers["content-type"] == "video/mp4"
+        assert good.headers["content-length"] == str(len(content))
+        for headers in ({}, {"Authorization": "Bearer xoxb-wrong"}):
+            login = await http.get(url, headers=headers)
+            assert login.status_code == 200
+            assert login.headers["content-type"].startswith("text/html")
+            assert "<!DOCTYPE html>" in login.text and "Sign in" in login.text
+    assert [(d.authorized, d.had_token, d.status) for d in fake.downloads(f["id"])] == [
+        (True, True, 200),
+        (False, False, 200),
+        (False, True, 200),
+    ]
+    fake.delete_file(f["id"])
+    async with httpx.AsyncClient() as http:
+        gone = await http.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert gone.status_code == 404
+
+
+async def test_redirect_same_host_and_cross_host(fake: FakeSlack) -> None:
+    f = fake.add_file("clip.mp4", b"video-bytes", redirect=True)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient() as http:
+        hop = await http.get(f["url_private_download"], headers=auth)
+        assert hop.status_code == 302
+        assert hop.headers["location"].startswith(f"http://127.0.0.1:{fake.port}/files-edge/")
+
+        same = await http.get(f["url_private_download"], headers=auth, follow_redirects=True)
+        assert same.content == b"video-bytes"
+        fake.redirect_host = "localhost"
+        cross = await http.get(f["url_private_download"], headers=auth, follow_redirects=True)
+        assert cross.content == b"video-bytes"
+        assert cross.url.host == "localhost"
+    edge = [d for d in fake.downloads(f["id"]) if d.kind == "edge"]
+    # httpx keeps the token on a same-origin redirect and strips it across hosts.
+    assert [(d.host.split(":")[0], d.had_token) for d in edge] == [
+        ("127.0.0.1", True),
+        ("localhost", False),
+    ]
+    fake.edge_requires_auth = True
+    async with httpx.AsyncClient() as http:
+        login = await http.get(f["url_private_download"], headers=auth, follow_redirects=True)
+    assert login.headers["content-type"].startswith("text/html")
+
+
+async def test_large_file_streams_from_disk_and_broken_download(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.mp4"
+    data = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32 + 7)
+    path.write_bytes(data)
+    f = fake.add_file("big.mp4", path)
+    assert f["size"] == len(data)
+    digest = hashlib.sha256()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f["url_private_download"], headers={"Authorization": f"Bearer {TOKEN}"}) as r,
+    ):
+        assert r.content_length == len(data)
+        async for chunk in r.content.iter_chunked(65536):
+            digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+    fake.break_download(f["id"], after_bytes=1000)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with session.get(
+                f["url_private_download"], headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as r:
+                await r.read()

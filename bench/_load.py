@@ -1,0 +1,257 @@
+"""The load generator of `bench.ack_latency`: signed Slack event requests sent open loop and
+timed (send → response headers), the app's `/healthz` and the fakes' `/stats` sampled, and an
+optional py-spy profile of the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._common import SIGNING_SECRET, percentile, summarize_ms
+
+CHANNEL = "C0BENCH01"
+GOAL_P99_MS = 20.0
+
+
+@dataclass
+class Shot:
+    kind: str
+    request: httpx.Request
+    scheduled: float = 0.0  # perf_counter() target
+    sent: float = 0.0
+    latency_ms: float | None = None
+    status: int | None = None
+    error: str | None = None
+
+
+class Load:
+    """Builds signed event requests and sends them, timing each one."""
+
+    def __init__(self, client: httpx.AsyncClient, app_url: str, media_url: str) -> None:
+        from tests.slack_driver import SlackDriver, message_changed_event, message_event, next_ts
+
+        self._driver = SlackDriver(app_url=app_url, signing_secret=SIGNING_SECRET)
+        self._message_event = message_event
+        self._changed_event = message_changed_event
+        self._next_ts = next_ts
+        self.client = client
+        self.media_url = media_url
+        self.url = self._driver.url
+        self._videos = 0
+        self._recent: list[str] = []  # ts of earlier plain messages, for edits
+
+    def _signed(self, event: dict[str, Any]) -> httpx.Request:
+        from tests.slack_driver import SLACK_USER_AGENT, sign
+
+        body = json.dumps(self._driver.envelope(event))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": SLACK_USER_AGENT,
+            **sign(body, SIGNING_SECRET, int(time.time())),
+        }
+        return self.client.build_request("POST", self.url, content=body.encode(), headers=headers)
+
+    def build(self, kind: str) -> Shot:
+        ts = self._next_ts()
+        if kind == "link":
+            self._videos += 1
+            url = f"{self.media_url}/v{self._videos}.mp4"
+            event = self._message_event(CHANNEL, ts, f"new cut for review <{url}>")
+        elif kind == "chatter":
+            event = self._message_event(CHANNEL, ts, f"sounds good, lunch at noon? ({ts})")
+            self._recent = [*self._recent[-50:], ts]
+        elif kind == "changed":
+            target = self._recent[-1] if self._recent else ts
+            event = self._changed_event(
+                CHANNEL, target, "sounds good, lunch at 12:30?", previous_text="lunch at noon?"
+            )
+        else:
+            raise ValueError(f"unknown event kind {kind!r}")
+        return Shot(kind, self._signed(event))
+
+    async def send(self, shot: Shot) -> None:
+        shot.sent = time.perf_counter()
+        try:
+            resp = await self.client.send(shot.request, stream=True)
+            shot.latency_ms = (time.perf_counter() - shot.sent) * 1000.0
+            shot.status = resp.status_code
+            await resp.aread()
+            await resp.aclose()
+        except httpx.HTTPError as exc:
+            shot.error = f"{type(exc).__name__}: {exc}"
+
+    def floor_twin(self, shot: Shot, floor_url: str) -> Shot:
+        """The same signed request, sent to the floor server instead of the app."""
+        req = shot.request
+        twin = self.client.build_request(
+            "POST", floor_url, content=req.content, headers=dict(req.headers)
+        )
+        return Shot("floor", twin)
+
+    async def steady(
+        self, shots: list[Shot], rate: float, floor: list[Shot] | None = None
+    ) -> float:
+        """Send `shots` at `rate` per second, open loop (each on its own task, on schedule
+        whatever the previous answers do). `floor` shots go half a period later each.
+        Returns the elapsed seconds."""
+        start = time.perf_counter() + 0.05
+        plan: list[Shot] = []
+        for i, shot in enumerate(shots):
+            shot.scheduled = start + i / rate
+            plan.append(shot)
+        for i, shot in enumerate(floor or []):
+            shot.scheduled = start + (i + 0.5) / rate
+            plan.append(shot)
+        plan.sort(key=lambda s: s.scheduled)
+        tasks: list[asyncio.Task[None]] = []
+        for shot in plan:
+            delay = shot.scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.send(shot)))
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - start
+
+    async def burst(self, shots: list[Shot], concurrency: int) -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(shot: Shot) -> None:
+            async with gate:
+                await self.send(shot)
+
+        await asyncio.gather(*(one(s) for s in shots))
+
+
+def shots_report(shots: list[Shot], elapsed_s: float | None = None) -> dict[str, Any]:
+    ok = [s for s in shots if s.latency_ms is not None]
+    by_kind: dict[str, Any] = {}
+    for kind in sorted({s.kind for s in shots}):
+        by_kind[kind] = summarize_ms([s.latency_ms for s in ok if s.kind == kind and s.latency_ms])
+    lateness = sorted((s.sent - s.scheduled) * 1000.0 for s in shots if s.scheduled)
+    report: dict[str, Any] = {
+        "all": summarize_ms([s.latency_ms for s in ok if s.latency_ms is not None]),
+        "by_kind": by_kind,
+        "statuses": dict(Counter(str(s.status) for s in shots)),
+        "errors": [s.error for s in shots if s.error][:10],
+        "over_goal": sum(1 for s in ok if (s.latency_ms or 0) > GOAL_P99_MS),
+    }
+    if elapsed_s:
+        report["achieved_rate_per_s"] = round(len(shots) / elapsed_s, 2)
+    if lateness:
+        report["send_lateness_ms"] = {
+            "p50": round(percentile(lateness, 50) or 0.0, 3),
+            "p99": round(percentile(lateness, 99) or 0.0, 3),
+            "max": round(lateness[-1], 3),
+        }
+    return report
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+@dataclass
+class Monitor:
+    client: httpx.AsyncClient
+    app_url: str
+    stats_url: str
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    async def stats(self) -> dict[str, Any]:
+        resp = await self.client.get(self.stats_url)
+        data: dict[str, Any] = resp.json()
+        return data
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:
+        t0 = time.perf_counter()
+        while not stop.is_set():
+            sample: dict[str, Any] = {"t_s": round(time.perf_counter() - t0, 3)}
+            try:
+                started = time.perf_counter()
+                resp = await self.client.get(self.app_url + "/healthz")
+                sample["healthz_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
+                sample["jobs_in_flight"] = resp.json().get("jobs_in_flight")
+                stats = await self.stats()
+                sample["tl_tasks"] = stats["tl_tasks"]
+                sample["tl_calls_total"] = stats["tl_calls_total"]
+                sample["slack_calls_total"] = stats["slack_calls_total"]
+            except (httpx.HTTPError, ValueError) as exc:
+                sample["error"] = f"{type(exc).__name__}: {exc}"
+            self.samples.append(sample)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy (investigation only; not a project dependency), non-blocking so it does not pause
+    the app, with idle frames so time spent waiting is visible too."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        print("py-spy not found: `.venv/bin/pip install py-spy` to profile", file=sys.stderr)
+        return None
+    argv = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds) + 1),
+        "--rate",
+        "250",
+        "--nonblocking",
+        "--threads",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+    ]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_frames(raw: Path, limit: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample counts per function from py-spy's collapsed stacks, for the
+    thread that runs the event loop (the one whose stacks include `run_forever`)."""
+    self_count: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    threads: Counter[str] = Counter()
+    for line in raw.read_text("utf-8", "replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = stack.split(";")
+        threads[frames[0]] += int(n)
+        if "run_forever" not in stack:
+            continue
+        total += int(n)
+        self_count[frames[-1]] += int(n)
+        for f in set(frames):
+            incl[f] += int(n)
+    return {
+        "loop_thread_samples": total,
+        "threads": dict(threads.most_common(10)),
+        "self": [(f, n) for f, n in self_count.most_common(limit)],
+        "inclusive": [(f, n) for f, n in incl.most_common(limit)],
+    }
+
+
+async def wait_for_tasks(monitor: Monitor, jobs: int, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = await monitor.stats()
+        created = stats["tl_calls"].get("POST /analyze/tasks", 0)
+        if created >= jobs and sum(stats["tl_tasks"].values()) >= jobs:
+            return stats
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {created}/{jobs} analysis tasks after {timeout_s:g}s")
+        await asyncio.sleep(0.5)
