@@ -40,6 +40,7 @@ from tests.fakes.twelvelabs.generate import (
     truncate,
 )
 from tests.fakes.twelvelabs.media import THUMBNAIL_PNG, MediaInfo, guess_mime, probe
+from tests.fakes.twelvelabs.search import FakeSearch
 from tests.fakes.twelvelabs.state import (
     AssetState,
     Call,
@@ -219,6 +220,7 @@ class FakeTwelveLabs:
         self.uploads: dict[str, UploadState] = {}
         self.mark_task_ready_at: dict[str, float] = {}
         self.base_url: str | None = None
+        self.search = FakeSearch(self)
 
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
@@ -403,6 +405,7 @@ class FakeTwelveLabs:
         self.indexed_assets.clear()
         self.uploads.clear()
         self.mark_task_ready_at.clear()
+        self.search.clear()
         self._presigned.clear()
         self._idempotency.clear()
         if self._workdir is not None:
@@ -458,6 +461,9 @@ class FakeTwelveLabs:
             ("GET", "/analyze/tasks", self._list_tasks),
             ("GET", "/analyze/tasks/{id}", self._get_task),
             ("POST", "/analyze", self._analyze),
+            ("POST", "/search", self.search.create),
+            ("GET", "/search/{token}", self.search.retrieve),
+            ("PATCH", "/indexes/{id}/indexed-assets/{iid}", self.search.patch_indexed_asset),
         ]
         for method, template, handler in api:
             route = app.router.add_route(method, API_PREFIX + template, handler)
