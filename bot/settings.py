@@ -35,6 +35,8 @@ TYPE_NAMES: dict[str, str] = {
     "tags": "hashtag",
 }
 
+SEARCH_OPTIONS = ("visual", "audio", "transcription")  # as TwelveLabs names them
+
 DEFAULT_PROMPT = (
     "Watch the whole video and describe what it is about for a team that reviews video content. "
     "Answer in the language spoken in the video, or English if there is no speech. "
@@ -71,6 +73,12 @@ class TwelveLabsSettings(BaseSettings):
     gist_default_types: CsvList = Field(default_factory=lambda: ["title", "topic", "hashtag"])
     gist_index_enabled: bool = True
     gist_index_name: str = Field(default="gistbot", min_length=1)
+    # Search: what TwelveLabs matches (visual, audio = non-speech sound, transcription = spoken
+    # words), and how often a busy answer (429) is retried before the person is told so.
+    gist_search_options: CsvList = Field(
+        default_factory=lambda: ["visual", "audio", "transcription"]
+    )
+    gist_search_max_retries: int = Field(default=2, ge=0, le=10)
     gist_asset_timeout_s: float = Field(default=1800.0, gt=0)
     gist_analysis_timeout_s: float = Field(default=1800.0, gt=0)
     gist_poll_initial_s: float = Field(default=1.0, gt=0)
@@ -90,6 +98,19 @@ class TwelveLabsSettings(BaseSettings):
         if not names or None in names:
             raise ValueError("use a comma list of title, topics, hashtags")
         return list(dict.fromkeys(n for n in names if n))  # canonical, no repeats
+
+    @field_validator("gist_search_options", mode="before")
+    @classmethod
+    def _split_search_options(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("gist_search_options")
+    @classmethod
+    def _check_search_options(cls, value: list[str]) -> list[str]:
+        options = [v.lower() for v in value]
+        if not options or not set(options) <= set(SEARCH_OPTIONS):
+            raise ValueError("use a comma list of visual, audio, transcription")
+        return list(dict.fromkeys(options))
 
     @field_validator("twelvelabs_base_url")
     @classmethod
@@ -145,6 +166,8 @@ class Settings(TwelveLabsSettings):
     gist_max_file_mb: float = Field(default=2048.0, gt=0)
     gist_allow_private_urls: bool = False
     gist_admin_channel: str | None = None  # where API-key problems are reported
+    # Search: how long who-is-in-which-conversation answers from Slack are reused.
+    gist_search_membership_ttl_s: float = Field(default=60.0, ge=0, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -50,8 +50,10 @@ def indexed(
 ) -> tuple[str, dict[str, str]]:
     """An index holding one ready video per name (same bytes, different names)."""
     video = make_video(5.0)
-    spec = {"index_name": "search", "models": [{"model_name": "marengo3.0",
-                                                "model_options": ["visual", "audio"]}]}  # fmt: skip
+    spec = {
+        "index_name": "search",
+        "models": [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}],
+    }
     if addons is not None:
         spec["addons"] = addons
     index_id = api.post("/indexes", json=spec).json()["_id"]
@@ -111,37 +113,34 @@ def test_official_sdk_search_query_and_its_pager(fake: FakeTwelveLabs, api: http
 
 def test_required_fields_and_bad_values(api: httpx.Client) -> None:
     index_id, _ = indexed(api, {"demo.mp4": None})
+    good = {"index_id": index_id, "search_options": "visual", "query_text": "demo"}
+    missing = "parameter_not_provided"
     cases: list[tuple[dict[str, Any], int, str]] = [
-        ({"search_options": "visual", "query_text": "demo"}, 400, "parameter_not_provided"),
-        ({"index_id": index_id, "query_text": "demo"}, 400, "parameter_not_provided"),
-        ({"index_id": index_id, "search_options": "visual"}, 400, "parameter_not_provided"),
-        ({"index_id": index_id, "search_options": "smell", "query_text": "x"}, 400,
-         "search_option_not_supported"),
-        ({"index_id": index_id, "search_options": "visual", "transcription_options": "lexical",
-          "query_text": "x"}, 400, "search_option_combination_not_supported"),
-        ({"index_id": index_id, "search_options": "visual", "query_text": "x",
-          "page_limit": "51"}, 400, "parameter_invalid"),
-        ({"index_id": index_id, "search_options": "visual", "query_text": "x",
-          "group_by": "scene"}, 400, "parameter_invalid"),
-        ({"index_id": index_id, "search_options": "visual", "query_text": "x",
-          "filter": "{not json"}, 400, "search_filter_invalid"),
-        ({"index_id": index_id, "search_options": "visual", "query_text": "x",
-          "filter": '{"team": ["a", "b"]}'}, 400, "search_filter_invalid"),
-        ({"index_id": index_id, "search_options": "visual", "query_text": "word " * 501}, 400,
-         "parameter_invalid"),
-        ({"index_id": "0" * 24, "search_options": "visual", "query_text": "x"}, 404,
-         "resource_not_exist"),
-    ]  # fmt: skip
-    for fields, status, code in cases:
+        ({"index_id": None}, 400, missing),
+        ({"search_options": None}, 400, missing),
+        ({"query_text": None}, 400, missing),
+        ({"search_options": "smell"}, 400, "search_option_not_supported"),
+        ({"transcription_options": "lexical"}, 400, "search_option_combination_not_supported"),
+        ({"page_limit": "51"}, 400, "parameter_invalid"),
+        ({"group_by": "scene"}, 400, "parameter_invalid"),
+        ({"filter": "{not json"}, 400, "search_filter_invalid"),
+        ({"filter": '{"team": ["a", "b"]}'}, 400, "search_filter_invalid"),
+        ({"query_text": "word " * 501}, 400, "parameter_invalid"),
+        ({"index_id": "0" * 24}, 404, "resource_not_exist"),
+    ]
+    for changes, status, code in cases:
+        fields = {k: v for k, v in (good | changes).items() if v is not None}
         response = search(api, **fields)
-        assert (response.status_code, response.json()["code"]) == (status, code), fields
+        assert (response.status_code, response.json()["code"]) == (status, code), changes
     as_json = api.post("/search", json={"index_id": index_id, "search_options": ["visual"]})
     assert as_json.status_code == 400 and "multipart" in as_json.json()["message"]
 
 
 def test_an_index_without_audio_has_no_transcription_search(api: httpx.Client) -> None:
-    spec = {"index_name": "visual-only",
-            "models": [{"model_name": "marengo3.0", "model_options": ["visual"]}]}  # fmt: skip
+    spec = {
+        "index_name": "visual-only",
+        "models": [{"model_name": "marengo3.0", "model_options": ["visual"]}],
+    }
     index_id = api.post("/indexes", json=spec).json()["_id"]
     response = search(api, index_id=index_id, search_options="transcription", query_text="x")
     assert response.json()["code"] == "search_option_not_supported"
@@ -152,17 +151,21 @@ def test_results_follow_the_videos_words(api: httpx.Client) -> None:
         api, {"onboarding-flow.mp4": None, "onboarding.mp4": None, "budget.mp4": None}
     )
     body = search(
-        api, index_id=index_id, search_options=["visual", "transcription"],
-        query_text="Which video showed the new onboarding flow?", group_by="video",
-    ).json()  # fmt: skip
+        api,
+        index_id=index_id,
+        search_options=["visual", "transcription"],
+        query_text="Which video showed the new onboarding flow?",
+        group_by="video",
+    ).json()
     assert [v["id"] for v in body["data"]] == [ids["onboarding-flow.mp4"], ids["onboarding.mp4"]]
     clip = body["data"][0]["clips"][0]
     assert clip["rank"] == 1 and 0 <= clip["start"] < clip["end"] <= 5.0
     spoken = [c for c in body["data"][0]["clips"] if "transcription" in c]
     assert spoken and "onboarding" in spoken[0]["transcription"]
     assert "thumbnail_url" not in clip  # no thumbnail addon on this index
-    visual_only = search(api, index_id=index_id, search_options="visual",
-                         query_text="onboarding").json()  # fmt: skip
+    visual_only = search(
+        api, index_id=index_id, search_options="visual", query_text="onboarding"
+    ).json()
     assert all("transcription" not in c for c in visual_only["data"])
     nothing = search(api, index_id=index_id, search_options="visual", query_text="zebra").json()
     assert nothing["data"] == [] and nothing["search_pool"]["total_count"] == 3
@@ -186,8 +189,14 @@ def test_filters_on_system_fields_and_user_metadata(api: httpx.Client) -> None:
     )
 
     def found(condition: dict[str, Any]) -> set[str]:
-        body = search(api, index_id=index_id, search_options="visual", query_text="demo",
-                      group_by="video", filter=json.dumps(condition)).json()  # fmt: skip
+        body = search(
+            api,
+            index_id=index_id,
+            search_options="visual",
+            query_text="demo",
+            group_by="video",
+            filter=json.dumps(condition),
+        ).json()
         return {v["id"] for v in body["data"]}
 
     assert found({"team": "T1"}) == {ids["demo-a.mp4"], ids["demo-b.mp4"]}
@@ -211,8 +220,14 @@ def test_user_metadata_only_when_asked(api: httpx.Client) -> None:
 
 def test_paging_tokens_and_expiry(fake: FakeTwelveLabs, api: httpx.Client) -> None:
     index_id, ids = indexed(api, {f"demo-{n}.mp4": None for n in "abc"}, addons=["thumbnail"])
-    first = search(api, index_id=index_id, search_options="visual", query_text="demo",
-                   group_by="video", page_limit=2).json()  # fmt: skip
+    first = search(
+        api,
+        index_id=index_id,
+        search_options="visual",
+        query_text="demo",
+        group_by="video",
+        page_limit=2,
+    ).json()
     info = first["page_info"]
     assert len(first["data"]) == 2 and info["total_results"] == 3 and info["next_page_token"]
     assert first["data"][0]["clips"][0]["thumbnail_url"].endswith(".png")
@@ -251,8 +266,9 @@ def test_patch_indexed_asset_metadata(fake: FakeTwelveLabs, api: httpx.Client) -
 
 def test_search_state_is_reset(fake: FakeTwelveLabs, api: httpx.Client) -> None:
     index_id, _ = indexed(api, {"demo-a.mp4": None, "demo-b.mp4": None})
-    first = search(api, index_id=index_id, search_options="visual", query_text="demo",
-                   page_limit=1).json()  # fmt: skip
+    first = search(
+        api, index_id=index_id, search_options="visual", query_text="demo", page_limit=1
+    ).json()
     fake.reset()
     assert fake.search.searches == []
     assert api.get(f"/search/{first['page_info']['next_page_token']}").status_code == 400

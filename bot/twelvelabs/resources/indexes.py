@@ -11,11 +11,12 @@ narrow with the filters the July 2026 definition documents, then match exactly o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from .. import errors, models
 from ..creates import create_once
-from ..pagination import AsyncPaginator, paginate
+from ..pagination import MAX_PAGES, AsyncPaginator, paginate
 from ..polling import PollSettings, StatusCb
 from ..retry import RetryMode
 from ..session import ApiSession
@@ -135,13 +136,18 @@ class IndexedAssets(Resource):
             on_status=on_status,
         )
 
-    def list(self, index_id: str) -> AsyncPaginator[models.IndexedAsset]:
-        """`GET /indexes/{index_id}/indexed-assets`, newest first."""
+    def list(
+        self, index_id: str, *, statuses: Sequence[str] = (), max_pages: int = MAX_PAGES
+    ) -> AsyncPaginator[models.IndexedAsset]:
+        """`GET /indexes/{index_id}/indexed-assets`, newest first; `statuses` keeps only those
+        (the `status` parameter, repeated)."""
         return paginate(
             self._session,
             T_INDEXED_ASSETS,
             models.IndexedAssetList,
+            params={"status": list(statuses) or None},
             path_params={"index_id": index_id},
+            max_pages=max_pages,
         )
 
 

@@ -249,9 +249,10 @@ class FakeSearch:
         condition = _filter(form.get("filter"))
         include = form.get("include_user_metadata", "false").lower() == "true"
         ready = [
-            i for i in self.fake.indexed_assets.values()
+            i
+            for i in self.fake.indexed_assets.values()
             if i.index_id == index_id and i.status == "ready"
-        ]  # fmt: skip
+        ]
         found = [i for i in ready if self._passes(i, condition)]
         items, clips = self._results(found, query_words(text), options, operator, group_by)
         pool = {
