@@ -29,7 +29,9 @@ from tests.fakes.chaos import Chaos, ChaosConfig, Injected, add_control_routes
 from . import chaos as faults
 from .blocks import MESSAGE_MAX_BLOCKS, VIEW_MAX_BLOCKS, validate_blocks
 from .files import FILE_MODES, FakeFile, Unsatisfiable, content_size, requested_range
+from .membership import FakeMembership
 from .models import ApiCall, Download, JSONDict, Message, MessageVersion, ResponseUrl
+from .views import FakeViews
 
 logger = logging.getLogger("tests.fakes.slack")
 
@@ -212,6 +214,9 @@ class FakeSlack:
             "apps.connections.open": self._apps_connections_open,
             "views.publish": self._views_publish,
         }
+        self.membership = FakeMembership(self, _Error)
+        self.modals = FakeViews(self, _Error)
+        self._methods |= self.membership.methods() | self.modals.methods()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -563,6 +568,8 @@ class FakeSlack:
             self.edge_requires_auth = False
             self.ignore_range = False
             self.clock = time.time
+        self.membership.clear()
+        self.modals.clear()
         self._chaos.configure(None)
 
     def next_ts(self) -> str:
