@@ -125,7 +125,35 @@ class TwelveLabsSettings(BaseSettings):
         return value
 
 
-class Settings(TwelveLabsSettings):
+class StoreSettings(BaseSettings):
+    """Where the job store is: what `gistbot run` and `gistbot search` (for titles) read."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    gist_db_path: Path = Path("gistbot.sqlite3")
+    gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
+
+    @field_validator("gist_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (unset: the SQLite file GIST_DB_PATH)")
+        return value
+
+    @field_validator("gist_db_path")
+    @classmethod
+    def _check_db_path(cls, value: Path) -> Path:
+        if _is_dir(value):
+            raise ValueError(f"{value} is a folder; give the path of the database file")
+        _check_folder(value.parent)
+        return value
+
+
+class Settings(TwelveLabsSettings, StoreSettings):
     """Everything `gistbot run` needs on top of the TwelveLabs settings."""
 
     slack_bot_token: SecretStr = Field(min_length=1)
@@ -139,8 +167,6 @@ class Settings(TwelveLabsSettings):
     host: str = "0.0.0.0"
 
     # Jobs
-    gist_db_path: Path = Path("gistbot.sqlite3")
-    gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
     gist_lease_s: float = Field(default=30.0, gt=0)  # a replica's claim on a job, unrenewed
     gist_max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
     gist_max_concurrent_analyses: int = Field(default=8, ge=1, le=256)
@@ -179,15 +205,6 @@ class Settings(TwelveLabsSettings):
     def _split(cls, value: Any) -> Any:
         return _csv(value)
 
-    @field_validator("gist_database_url")
-    @classmethod
-    def _check_database_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if urlsplit(value).scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a postgresql:// URL (unset: the SQLite file GIST_DB_PATH)")
-        return value
-
     @field_validator("slack_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
@@ -208,14 +225,6 @@ class Settings(TwelveLabsSettings):
             return None
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
-        return value
-
-    @field_validator("gist_db_path")
-    @classmethod
-    def _check_db_path(cls, value: Path) -> Path:
-        if _is_dir(value):
-            raise ValueError(f"{value} is a folder; give the path of the database file")
-        _check_folder(value.parent)
         return value
 
     @field_validator("gist_tmp_dir")
@@ -344,7 +353,7 @@ def format_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load(kind: type[TwelveLabsSettings] = Settings, **overrides: Any) -> Any:
+def load(kind: type[BaseSettings] = Settings, **overrides: Any) -> Any:
     """Build settings or raise SettingsError with every problem in one message."""
     try:
         return kind(**overrides)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.jobs.models import Job, JobState
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from bot.settings import StoreSettings
 
 UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 # `recent_gists` looks in at most this many channels (the first ones by id): one query's worth.
@@ -188,7 +188,7 @@ class Store(Protocol):
         ...
 
 
-def make_store(settings: Settings) -> Store:
+def make_store(settings: StoreSettings) -> Store:
     """PostgreSQL when GIST_DATABASE_URL is set, else the embedded SQLite file. Not opened."""
     if settings.gist_database_url:
         from bot.jobs.store_pg import PgStore  # imported only when used: psycopg loads libpq
@@ -199,7 +199,7 @@ def make_store(settings: Settings) -> Store:
     return JobStore(settings.gist_db_path)
 
 
-async def open_store(settings: Settings) -> Store:
+async def open_store(settings: StoreSettings) -> Store:
     """`make_store` and open it (migrations included). Raises StoreUnavailable."""
     store = make_store(settings)
     try:
