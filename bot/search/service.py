@@ -112,6 +112,7 @@ class SearchService:
         self._clock = clock
         self._index_id: str | None = None
         self._unmappable: set[str] = set()  # videos no job or metadata maps (this process)
+        self._settled: set[str] = set()  # videos no longer being indexed (this process)
         self._background: set[asyncio.Task[None]] = set()
         # First pages by (index, query, filter), kept a little less long than their tokens
         # are good for in practice; other replicas simply search again.
@@ -326,7 +327,8 @@ class SearchService:
     # -- videos still being indexed ---------------------------------------------------
     async def _pending(self, scope: Scope, index_id: str, channel: str | None) -> int:
         """How many of this person's recent videos (in conversations they may see) are still
-        being indexed. One listing call, and only when there are such recent videos."""
+        being indexed. One listing call, and only when one of those videos was still being
+        indexed when last seen (a video that got through is remembered)."""
         if self._store is None or scope.team_id is None:
             return 0
         rows = await self._store.indexed_since(scope.team_id, self._clock() - PENDING_WINDOW_S)
@@ -334,17 +336,19 @@ class SearchService:
         if rows and scope.visible is not None:
             allowed = await scope.visible(frozenset(r.channel for r in rows))
             rows = [r for r in rows if r.channel in allowed]
-        if not rows:
+        ours = {r.indexed_asset_id for r in rows} - self._settled
+        if not ours:
             return 0
-        ours = {r.indexed_asset_id for r in rows}
         try:
             waiting = self._client.indexes.indexed_assets.list(
                 index_id, statuses=PENDING_STATUSES, max_pages=2
             )
-            return sum([1 async for item in waiting if item.id in ours])
+            pending = {item.id async for item in waiting} & ours
         except tl.TwelveLabsError as exc:
             log.info("could not count videos still being indexed: %s", exc)
             return 0
+        self._settled |= ours - pending  # indexed (or failed) for good: never asked again
+        return len(pending)
 
     async def aclose(self) -> None:
         for task in list(self._background):
