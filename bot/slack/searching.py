@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import metrics
 from bot.jobs.models import Job
 from bot.jobs.store_base import Store
 from bot.messages import notice
@@ -152,6 +154,7 @@ class SlackSearch:
         return Cursor(query.words, found.id) if found else _not_yours(query)
 
     async def results(self, team: str, user: str, cursor: Cursor) -> Results:
+        started = time.monotonic()
         try:
             mine = await self.membership.conversations(user)
 
@@ -161,7 +164,9 @@ class SlackSearch:
             outcome = await self.service.search(Scope(team, visible), cursor)
         except MembershipUnavailable as exc:
             log.info("search for %s: %s", user, exc)
+            metrics.searched("slack_unavailable", time.monotonic() - started)
             return Results(cursor, note=notice("search_slack_unavailable"))
+        metrics.searched(outcome.status.value, time.monotonic() - started)
         shown = [await self._shown(hit, mine) for hit in outcome.hits]
         return Results(cursor, shown, outcome.next, _note(outcome))
 
