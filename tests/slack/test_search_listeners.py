@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot import metrics
 from bot.slack.blocks.home import ACTION_OPEN_SEARCH
 from bot.slack.blocks.search import ACTION_SEARCH_MORE, ACTION_SEARCH_SHARE
 from tests.fakes.twelvelabs import Fault
@@ -246,7 +247,10 @@ async def test_busy_after_retries_and_pending_videos(
     bot = await make_search_bot(make_bot)
     await share(bot, {PUBLIC: "demo.mp4"})
     bot.tl.add_fault(Fault(method="POST", path="/search", kind="429-empty", times=10))
+    busy = {"status": "busy"}
+    before = metrics.REGISTRY.get_sample_value("gistbot_searches_total", busy) or 0.0
     assert "busy" in (await search(bot, "U1", "demo"))["text"]
+    assert metrics.REGISTRY.get_sample_value("gistbot_searches_total", busy) == before + 1
     assert bot.tl.count("POST", "/search") == 3  # retried twice (GIST_SEARCH_MAX_RETRIES)
     bot.tl.clear_faults()
     bot.tl.configure(index_processing_s=60.0)
