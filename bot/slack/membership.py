@@ -42,6 +42,7 @@ class Conversation:
     id: str
     kind: Kind
     name: str | None = None
+    shared: bool = False  # shared with another workspace or organisation (Slack Connect)
 
     @classmethod
     def from_slack(cls, doc: dict[str, Any]) -> Conversation:
@@ -55,7 +56,8 @@ class Conversation:
         else:
             kind = "public"
         name = doc.get("name")
-        return cls(str(doc["id"]), kind, str(name) if name else None)
+        shared = bool(doc.get("is_ext_shared") or doc.get("is_shared") or doc.get("is_org_shared"))
+        return cls(str(doc["id"]), kind, str(name) if name else None, shared)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ or the Home tab. The listeners (`listeners/search.py`, `listeners/home.py`) ack 
 the work here, in the background: nothing on the ack path waits on TwelveLabs.
 
 Sharing a list in a channel shows it to everyone there, so a result goes in only if they may
-all see where it came from: the same conversation, a public channel, or a conversation whose
-members include everyone in the channel. The rest are left out (the person who shares is told
-how many; they had seen them already).
+all see where it came from: the same conversation, a public channel (unless the channel is
+shared with another organisation), or a conversation whose members include everyone in the
+channel. The rest are left out (the person who shares is told how many; they had seen them
+already). Guests in the channel are not told apart: a public channel's result is shared with
+them too.
 """
 
 from __future__ import annotations
@@ -261,8 +263,15 @@ class SlackSearch:
         await self.respond(url, lambda _: message, replace=False)
 
     async def _audience_may_see(self, shown: ShownHit, channel: str) -> bool:
-        if shown.hit.channel == channel or shown.kind == "public":
+        """Everyone in `channel` may see where the hit came from: it is `channel` itself; or
+        a public channel, and `channel` is not shared with another organisation; or every
+        member of `channel` is a member of its conversation too. Unknown: no."""
+        if shown.hit.channel == channel:
             return True
+        if shown.kind == "public":
+            target = await self.membership.info(channel)
+            if target is not None and not target.shared:
+                return True
         audience = await self.membership.members(channel)
         source = await self.membership.members(shown.hit.channel)
         return bool(audience) and audience <= source

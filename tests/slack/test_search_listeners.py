@@ -207,6 +207,27 @@ async def test_share_in_a_group_dm_keeps_what_all_its_members_may_see(
     assert "Hushhush" not in text and "Direct" not in text  # U2 is in neither
 
 
+async def test_share_in_a_channel_shared_with_another_organisation(
+    world: tuple[Bot, list[Shared]],
+) -> None:
+    bot, _ = world
+    bot.slack.membership.add("C0CONNECT", "public", {"U1", "UEXTERNAL", "UBOT"}, shared=True)
+    answer = await search(bot, "U1", "roadmap", channel="C0CONNECT")
+    url = answer["_url"]
+    await bot.driver.block_action(
+        ACTION_SEARCH_SHARE,
+        buttons(answer)[ACTION_SEARCH_SHARE],
+        channel="C0CONNECT",
+        message_ts="1.1",
+        user="U1",
+        response_url=url,
+    )
+    assert bot.deps.search is not None
+    await bot.deps.search.idle()
+    [_, note] = bot.slack.responses(url)  # nothing posted in the channel
+    assert note["response_type"] == "ephemeral" and "None of these results" in note["text"]
+
+
 async def test_membership_is_asked_once_per_ttl_and_follows_changes(
     make_bot: Callable[..., Awaitable[Bot]],
 ) -> None:

@@ -38,6 +38,7 @@ class Conversation:
     members: set[str]
     name: str | None = None
     archived: bool = False
+    shared: bool = False  # Slack Connect: shared with another organisation
     created: int = 1_600_000_000
     history: list[str] = field(default_factory=list)  # membership changes, oldest first
 
@@ -51,6 +52,8 @@ class Conversation:
             "is_im": self.kind == "im",
             "is_mpim": self.kind == "mpim",
             "is_private": self.kind != "public",
+            "is_shared": self.shared,
+            "is_ext_shared": self.shared,
             "context_team_id": team_id,
         }
         if self.kind == "im":
@@ -91,14 +94,16 @@ class FakeMembership:
         *,
         name: str | None = None,
         archived: bool = False,
+        shared: bool = False,
     ) -> None:
         """Register a conversation of `kind` (public, private, im, mpim) and its members
-        (include the bot's user id where the bot is a member)."""
+        (include the bot's user id where the bot is a member); `shared`: with another
+        organisation (Slack Connect)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}")
         with self._lock:
             self.conversations[conversation_id] = Conversation(
-                conversation_id, kind, set(members), name=name, archived=archived
+                conversation_id, kind, set(members), name=name, archived=archived, shared=shared
             )
 
     def join(self, conversation_id: str, user: str) -> None:
