@@ -37,13 +37,17 @@ async def on_search_command(
     ack: Any, command: dict[str, Any], text: str, context: AsyncBoltContext
 ) -> None:
     """`/gist search …` (routed here by the `/gist` listener)."""
-    search = _search(context)
+    deps = deps_of(context)
+    search = deps.search
     answer = texts.notice("search_disabled") if search is None else _pure_answer(text)
+    if answer is None and not deps.runner.accepting:
+        answer = texts.notice("restarting")  # the search would be cut short
     if search is None or answer is not None:
         await ack(**blocks.notice_message(answer or texts.notice("search_usage")).as_kwargs())
         return
     words = parse_search_query(text).words
-    await ack(text=texts.notice("search_searching", query=words[:100]))
+    searching = texts.notice("search_searching", query=words[:100])
+    await ack(**blocks.notice_message(searching).as_kwargs())
     team, user = str(command.get("team_id") or ""), str(command.get("user_id") or "")
     url = str(command.get("response_url") or "")
 
