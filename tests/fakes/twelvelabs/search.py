@@ -18,14 +18,14 @@ Errors as the July 2026 definition has them: 400 `{code, message}` on `POST /sea
 (`parameter_not_provided`, `parameter_invalid`, `search_option_not_supported`,
 `search_option_combination_not_supported`, `search_filter_invalid`), 404 for an unknown index,
 and `{error_code, message}` on the page-token route (`search_page_token_expired`). The empty-body
-429 is the fault kind "429-empty" (`Fault("POST", "/search", "429-empty")`).
+429 is the fault kind "429-empty" (`Fault("POST", "/search", "429-empty")`). What a request may
+say is checked by `search_rules.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -36,30 +36,26 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes.twelvelabs.generate import Seed
+from tests.fakes.twelvelabs.search_rules import (
+    MAX_QUERY_TOKENS,
+    SYSTEM_NUMBERS,
+    SearchError,
+    check_options,
+    invalid,
+    metadata_value,
+    missing,
+    page_limit,
+    parse_filter,
+    query_tokens,
+    query_words,
+    satisfies,
+)
 from tests.fakes.twelvelabs.state import IndexedAssetState, rfc3339
 
 if TYPE_CHECKING:
     from tests.fakes.twelvelabs.server import FakeTwelveLabs
 
-SEARCH_OPTIONS = ("visual", "audio", "transcription")
-TRANSCRIPTION_OPTIONS = ("lexical", "semantic")
-MAX_QUERY_TOKENS = 500
-MAX_PAGE_LIMIT = 50
 MAX_CLIPS_PER_VIDEO = 3
-SYSTEM_NUMBERS = ("duration", "width", "height", "size")
-STOP_WORDS = frozenset(
-    "a an and are about at be by did do does for from has have how i in is it me my of on or "
-    "our show showed shows that the their there this to video videos was we were what when "
-    "where which who with you".split()
-)
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-class SearchError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass
@@ -73,20 +69,6 @@ class SearchPages:
     pool: dict[str, Any]
     inner_matches: int | None
     tokens: list[str] = field(default_factory=list)  # tokens[i] names page i + 2
-
-
-def query_tokens(text: str) -> int:
-    """How many tokens the fake counts in a query (words and punctuation marks)."""
-    return len(_TOKEN.findall(text))
-
-
-def query_words(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOP_WORDS]
-    return list(dict.fromkeys(words))
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class FakeSearch:
@@ -124,7 +106,7 @@ class FakeSearch:
         if option == "visual":
             return set(seed.words) | set(seed.extra_words)
         if option == "transcription":
-            return set(_WORD.findall(self.spoken(item).lower()))
+            return set(query_words(self.spoken(item))) | set(seed.words)
         return {seed.extra_words[1]}  # audio: non-speech sound
 
     # ------------------------------------------------------------------ handlers
@@ -174,7 +156,7 @@ class FakeSearch:
             body = None
         _call_of(request).body = body
         metadata = body.get("user_metadata") if isinstance(body, dict) else None
-        if not isinstance(metadata, dict) or not all(_metadata_value(v) for v in metadata.values()):
+        if not isinstance(metadata, dict) or not all(metadata_value(v) for v in metadata.values()):
             return _json(400, {"code": "parameter_invalid", "message": "user_metadata is invalid."})
         merged = dict(item.user_metadata or {})
         for key, value in metadata.items():
@@ -216,7 +198,7 @@ class FakeSearch:
     def _first_page(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         index_id = form.get("index_id")
         if not index_id:
-            raise _missing("index_id")
+            raise missing("index_id")
         index = self.fake.indexes.get(index_id)
         if index is None:
             raise SearchError(
@@ -224,14 +206,14 @@ class FakeSearch:
                 "resource_not_exist",
                 f"Resource with id {index_id} does not exist in indexes.",
             )
-        options = self._options(form, {o for m in index.models for o in m["model_options"]})
+        options = check_options(form, {o for m in index.models for o in m["model_options"]})
         if form.get("query_media_type") or form.get("query_media_url"):
             raise SearchError(
                 400, "parameter_invalid", "Media queries are not supported by this fake."
             )
         text = form.get("query_text")
         if not text or not text.strip():
-            raise _missing("query_text")
+            raise missing("query_text")
         if query_tokens(text) > MAX_QUERY_TOKENS:
             raise SearchError(
                 400,
@@ -242,11 +224,11 @@ class FakeSearch:
         operator = form.get("operator", "or")
         group_by = form.get("group_by", "clip")
         if operator not in ("or", "and"):
-            raise _invalid("operator")
+            raise invalid("operator")
         if group_by not in ("clip", "video"):
-            raise _invalid("group_by")
-        limit = _page_limit(form.get("page_limit", "10"))
-        condition = _filter(form.get("filter"))
+            raise invalid("group_by")
+        limit = page_limit(form.get("page_limit", "10"))
+        condition = parse_filter(form.get("filter"))
         include = form.get("include_user_metadata", "false").lower() == "true"
         ready = [
             i
@@ -277,38 +259,6 @@ class FakeSearch:
         )
         return _json(200, self._page(pages, 1, include))
 
-    @staticmethod
-    def _options(form: dict[str, Any], model_options: set[str]) -> list[str]:
-        options: list[str] = form.get("search_options") or []
-        if not options:
-            raise _missing("search_options")
-        for option in options:
-            if option not in SEARCH_OPTIONS:
-                raise SearchError(
-                    400,
-                    "search_option_not_supported",
-                    f"The search option {option} is not supported. Use visual, audio or "
-                    "transcription.",
-                )
-            needs = "visual" if option == "visual" else "audio"
-            if needs not in model_options:
-                raise SearchError(
-                    400,
-                    "search_option_not_supported",
-                    f"The search option {option} is not supported by this index: it was "
-                    f"created without the {needs} model option.",
-                )
-        transcription = form.get("transcription_options") or []
-        if transcription and "transcription" not in options:
-            raise SearchError(
-                400,
-                "search_option_combination_not_supported",
-                "transcription_options applies only with the transcription search option.",
-            )
-        if any(t not in TRANSCRIPTION_OPTIONS for t in transcription):
-            raise _invalid("transcription_options")
-        return list(dict.fromkeys(options))
-
     def _duration(self, item: IndexedAssetState) -> float | None:
         asset = self.fake.assets.get(item.asset_id)
         return asset.duration if asset else None
@@ -337,7 +287,7 @@ class FakeSearch:
                 value = self._system(item, key)
             else:
                 value = (item.user_metadata or {}).get(key)
-            if not _satisfies(value, wanted):
+            if not satisfies(value, wanted):
                 return False
         return True
 
@@ -424,74 +374,6 @@ def _shown(item: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
     if with_metadata and metadata:
         out["user_metadata"] = dict(metadata)
     return out
-
-
-def _satisfies(value: Any, wanted: Any) -> bool:
-    if isinstance(wanted, dict):
-        if not _number(value):
-            return False
-        low, high = wanted.get("gte"), wanted.get("lte")
-        return (low is None or value >= low) and (high is None or value <= high)
-    if isinstance(value, list):  # an array-of-strings metadata value matches any of its items
-        return wanted in value
-    return bool(value == wanted and type(value) is type(wanted)) or (
-        _number(value) and _number(wanted) and value == wanted
-    )
-
-
-def _filter(raw: str | None) -> dict[str, Any]:
-    if raw is None or raw == "":
-        return {}
-    try:
-        condition = json.loads(raw)
-    except ValueError:
-        raise SearchError(400, "search_filter_invalid", "The filter is not valid JSON.") from None
-    if not isinstance(condition, dict):
-        raise SearchError(400, "search_filter_invalid", "The filter must be a JSON object.")
-    for key, wanted in condition.items():
-        if key == "id":
-            ok = isinstance(wanted, str) or (
-                isinstance(wanted, list) and all(isinstance(v, str) for v in wanted)
-            )
-        elif isinstance(wanted, dict):
-            ok = (
-                bool(wanted)
-                and set(wanted) <= {"gte", "lte"}
-                and all(_number(v) for v in wanted.values())
-            )
-        elif key == "filename":
-            ok = isinstance(wanted, str)
-        elif key in SYSTEM_NUMBERS:
-            ok = _number(wanted)
-        else:
-            ok = isinstance(wanted, str | bool) or _number(wanted)
-        if not ok:
-            raise SearchError(
-                400, "search_filter_invalid", f"The filter condition on {key!r} is invalid."
-            )
-    return condition
-
-
-def _page_limit(raw: str) -> int:
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_PAGE_LIMIT:
-        raise _invalid("page_limit")
-    return int(raw)
-
-
-def _metadata_value(value: Any) -> bool:
-    if isinstance(value, list):
-        return all(isinstance(v, str) for v in value)
-    return value is None or isinstance(value, str | bool) or _number(value)
-
-
-def _missing(name: str) -> SearchError:
-    return SearchError(
-        400, "parameter_not_provided", f"The {name} parameter is required but was not provided."
-    )
-
-
-def _invalid(name: str) -> SearchError:
-    return SearchError(400, "parameter_invalid", f"The {name} parameter is invalid.")
 
 
 def _json(status: int, body: Any) -> web.Response:
