@@ -90,6 +90,7 @@ _MIGRATIONS = [
         created_at REAL NOT NULL
     );
     CREATE INDEX indexed_videos_team ON indexed_videos(team_id, created_at);
+    CREATE INDEX indexed_videos_asset ON indexed_videos(asset_id);
     CREATE INDEX jobs_asset ON jobs(json_extract(data, '$.asset_id'));
     CREATE INDEX jobs_channel ON jobs(json_extract(data, '$.slack.channel'), updated_at)
     """,

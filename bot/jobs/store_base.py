@@ -167,6 +167,11 @@ class Store(Protocol):
         """The jobs among `job_ids` that exist, by id."""
         ...
 
+    async def unindexed_assets(self) -> bool:
+        """Whether some job's asset has no indexed-video row: a video that may have been
+        indexed before gistbot remembered where videos came from (or never indexed)."""
+        ...
+
     async def job_by_asset(self, asset_id: str) -> Job | None:
         """The job that made `asset_id`: the oldest one holding a gist, else the oldest."""
         ...

@@ -322,6 +322,13 @@ class PgStore(Store):
         jobs = [Job.model_validate_json(r[0]) for r in rows]
         return {job.id: job for job in jobs}
 
+    async def unindexed_assets(self) -> bool:
+        rows = await self._rows(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE data->>'asset_id' IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM indexed_videos v WHERE v.asset_id = jobs.data->>'asset_id'))"
+        )
+        return bool(rows[0][0])
+
     async def job_by_asset(self, asset_id: str) -> Job | None:
         rows = await self._rows(
             "SELECT data::text FROM jobs WHERE data->>'asset_id' = %s "

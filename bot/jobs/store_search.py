@@ -44,6 +44,16 @@ class SqliteSearchRows:
 
         return await self._run(op, write=False)
 
+    async def unindexed_assets(self) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                f"SELECT EXISTS(SELECT 1 FROM jobs WHERE {_ASSET} IS NOT NULL AND {_ASSET} "
+                "NOT IN (SELECT asset_id FROM indexed_videos))"
+            ).fetchone()
+            return bool(row[0])
+
+        return await self._run(op, write=False)
+
     async def job_by_asset(self, asset_id: str) -> Job | None:
         def op(conn: sqlite3.Connection) -> Job | None:
             row = conn.execute(

@@ -311,8 +311,12 @@ class SearchService:
     async def tag_untagged(self) -> int:
         """Tag every video of the index that we can map but that carries no origin (indexed
         before this release); returns how many were mapped. Safe to run on every replica."""
-        index_id = await self.index_id() if self._settings.gist_index_enabled else None
-        if index_id is None or self._store is None:
+        if self._store is None or not self._settings.gist_index_enabled:
+            return 0
+        if not await self._store.unindexed_assets():  # nothing can be untagged: no API call
+            return 0
+        index_id = await self.index_id()
+        if index_id is None:
             return 0
         items = await self._client.indexes.indexed_assets.list(index_id).to_list()
         known = await self._store.indexed_videos([i.id for i in items])

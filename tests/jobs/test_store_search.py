@@ -64,6 +64,19 @@ async def test_job_by_asset_prefers_the_one_with_a_gist(replica: Replica) -> Non
     assert await store.job_by_asset("A2") is None
 
 
+async def test_unindexed_assets(replica: Replica) -> None:
+    store = await replica()
+    assert await store.unindexed_assets() is False  # a fresh store: nothing to tag
+    await store.accept([make_job("no-asset")])
+    assert await store.unindexed_assets() is False
+    job = done("with-asset")
+    job.asset_id = "asset-v1"
+    await store.accept([job])
+    assert await store.unindexed_assets() is True  # indexed before rows were kept, maybe
+    await store.record_indexed(video("v1"))  # its asset is asset-v1
+    assert await store.unindexed_assets() is False
+
+
 async def test_recent_gists_per_channel_list(replica: Replica) -> None:
     store = await replica()
     jobs = [

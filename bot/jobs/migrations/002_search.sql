@@ -13,6 +13,7 @@ CREATE TABLE indexed_videos (
     created_at double precision NOT NULL
 );
 CREATE INDEX indexed_videos_team ON indexed_videos (team_id, created_at);
+CREATE INDEX indexed_videos_asset ON indexed_videos (asset_id);
 
 CREATE INDEX jobs_asset ON jobs ((data->>'asset_id'));
 CREATE INDEX jobs_channel ON jobs ((data->'slack'->>'channel'), updated_at) WHERE state = 'done';
