@@ -1,4 +1,5 @@
-"""`gistbot run` (the Slack app) and `gistbot gist` (one video, no Slack)."""
+"""`gistbot run` (the Slack app), `gistbot gist` (one video, no Slack) and `gistbot search`
+(the team's indexed videos, from a terminal: `cli_search.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot import logs
+from bot import cli_search, logs
 from bot.callbacks import Sleep
 from bot.gist.errors import GistFailure, explain
 from bot.gist.models import Gist, GistType
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     gist.add_argument("-v", "--verbose", action="store_true", help="log API calls and retries")
     gist.set_defaults(func=_cmd_gist)
+    cli_search.add_parser(sub)
     health = sub.add_parser("health", help="check a running app's /healthz (exit 0 or 1)")
     health.add_argument("--url", help="default: http://127.0.0.1:$PORT/healthz")
     health.add_argument("--timeout", type=float, default=4.0)

@@ -221,6 +221,39 @@ NOTICES: dict[str, str] = {
     "unusable_link": "That link can't be used.",
     "admin_alert": ":rotating_light: gistbot needs an admin: *{headline}* ({code}). Check "
     "TWELVELABS_API_KEY, TWELVELABS_BASE_URL and the account's plan, then restart gistbot.",
+    # /gist search and the App Home search (shown only to the person who searched)
+    "search_usage": "Search the team's videos by what is shown or said in them: "
+    "`/gist search <words>`, e.g. `/gist search new onboarding flow`. Add `in:#channel` to "
+    "look in one conversation. You only ever see videos from conversations you're in.",
+    "search_searching": "Searching the team's videos for “{query}”…",
+    "search_disabled": "Search is off here: gistbot doesn't add videos to a TwelveLabs index "
+    "(GIST_INDEX_ENABLED=false). Ask an admin to turn indexing on.",
+    "search_no_index": "Nothing has been indexed yet: a video becomes searchable a few minutes "
+    "after gistbot has gisted it.",
+    "search_empty": "Nothing is searchable yet: a video becomes searchable a few minutes after "
+    "gistbot has gisted it.",
+    "search_pending": "{count} of your videos {verb} still being indexed: they'll show up in "
+    "a few minutes.",
+    "search_nothing": "Nothing found for “{query}”. Try other words for what is shown or said "
+    "in the video, or fewer of them.",
+    "search_nothing_in": "Nothing found for “{query}” in that conversation. Try other words, or "
+    "search everywhere (without `in:`).",
+    "search_busy": "TwelveLabs is busy. Try again in a minute.",
+    "search_unavailable": "TwelveLabs isn't answering searches right now. Try again in a few "
+    "minutes.",
+    "search_too_long": "That search is too long: TwelveLabs takes up to {limit} tokens (a few "
+    "hundred words). Shorten it.",
+    "search_not_yours": "I can only search conversations you're in, and “{name}” isn't one of "
+    "them. Use `in:#channel` with a conversation you're a member of.",
+    "search_slack_unavailable": "Slack didn't tell me which conversations you're in, so I "
+    "can't show results yet. Try again in a minute.",
+    "search_no_more": "No more results for “{query}”.",
+    "search_expired": "That search has expired. Run it again.",
+    "search_shared": "Shared {count} result{plural} here.",
+    "search_share_left_out": "{count} result{plural} from conversations not everyone here is "
+    "in {verb} left out.",
+    "search_share_none": "None of these results can be shared here: they come from "
+    "conversations not everyone here is in.",
 }
 
 

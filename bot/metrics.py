@@ -94,6 +94,20 @@ QUOTA_REFUSALS = Counter(
     ["scope"],
     registry=REGISTRY,
 )
+SEARCHES = Counter(
+    "gistbot_searches",
+    "Searches (a page of results for a person: /gist search, More results, the Home modal), "
+    "by status: ok, nothing, busy, unavailable, too_long, no_index, empty, disabled, "
+    "slack_unavailable.",
+    ["status"],
+    registry=REGISTRY,
+)
+SEARCH_DURATION = Histogram(
+    "gistbot_search_duration_seconds",
+    "Time to make a page of results: TwelveLabs, the store and Slack's membership answers.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
+    registry=REGISTRY,
+)
 TWELVELABS_REQUESTS = Counter(
     "gistbot_twelvelabs_requests",
     "HTTP attempts to the TwelveLabs API (each retry counts), by method, endpoint (path "
@@ -165,6 +179,12 @@ def cache_lookup(hit: bool) -> None:
 
 def quota_refused(scope: str) -> None:
     QUOTA_REFUSALS.labels(scope).inc()
+
+
+# -- search (bot/slack/searching.py) -----------------------------------------------------
+def searched(status: str, seconds: float) -> None:
+    SEARCHES.labels(status).inc()
+    SEARCH_DURATION.observe(seconds)
 
 
 # -- TwelveLabs (bot/twelvelabs/session.py) ----------------------------------------------

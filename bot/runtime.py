@@ -26,6 +26,7 @@ from bot.jobs.guard import Guard
 from bot.jobs.leases import LOCAL_OWNER, Lease, owner_name
 from bot.jobs.runner import JobRunner
 from bot.jobs.store_base import Store, StoreUnavailable, make_store
+from bot.search.service import SearchService, search_client
 from bot.settings import Settings
 from bot.slack.app import IDENTITY_FIELDS, build_app, identity, slack_client
 from bot.slack.deps import Deps
@@ -33,6 +34,7 @@ from bot.slack.endpoint import events_handler
 from bot.slack.fetcher import SlackFileFetcher
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier
+from bot.slack.searching import SlackSearch
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,10 @@ async def start(settings: Settings) -> Running:
         fetcher=fetcher,
         http=http,
     )
-    register(app, Deps.build(settings, store, Guard(settings, store), runner))
+    tl_search = search_client(settings)
+    search = SlackSearch(app.client, SearchService(tl_search, store, settings), store, settings)
+    closers += [tl_search.aclose, search.aclose]
+    register(app, Deps.build(settings, store, Guard(settings, store), runner, search))
 
     socket: AsyncSocketModeHandler | None = None
     if settings.socket_mode:
@@ -119,11 +124,30 @@ async def start(settings: Settings) -> Running:
             await asyncio.sleep(PRUNE_EVERY_S)
             await store.prune(DEDUPE_WINDOW_S)
 
-    background = [asyncio.create_task(prune()), asyncio.create_task(runner.keep_leases())]
+    background = [
+        asyncio.create_task(prune()),
+        asyncio.create_task(runner.keep_leases()),
+        asyncio.create_task(_tag_untagged(search.service)),
+    ]
     running = Running(settings, app, runner, store, url, site_runner, closers, socket, background)
     mode = "socket" if socket else "HTTP"
     log.info("gistbot listening on %s (%s mode, replica %s)", url, mode, lease.owner)
     return running
+
+
+async def _tag_untagged(service: SearchService) -> None:
+    """Once at start-up: tag the videos indexed before they carried their Slack origin, so
+    searches (filtered on it at TwelveLabs) find them. A failure is logged; searches still map
+    such a video when it comes up without the filter."""
+    try:
+        tagged = await service.tag_untagged()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("tagging indexed videos with their origin failed: %s", exc)
+        return
+    if tagged:
+        log.info("tagged %d indexed video(s) with the message that shared them", tagged)
 
 
 async def _connect_slack(settings: Settings) -> AsyncApp:

@@ -35,6 +35,8 @@ TYPE_NAMES: dict[str, str] = {
     "tags": "hashtag",
 }
 
+SEARCH_OPTIONS = ("visual", "audio", "transcription")  # as TwelveLabs names them
+
 DEFAULT_PROMPT = (
     "Watch the whole video and describe what it is about for a team that reviews video content. "
     "Answer in the language spoken in the video, or English if there is no speech. "
@@ -71,6 +73,12 @@ class TwelveLabsSettings(BaseSettings):
     gist_default_types: CsvList = Field(default_factory=lambda: ["title", "topic", "hashtag"])
     gist_index_enabled: bool = True
     gist_index_name: str = Field(default="gistbot", min_length=1)
+    # Search: what TwelveLabs matches (visual, audio = non-speech sound, transcription = spoken
+    # words), and how often a busy answer (429) is retried before the person is told so.
+    gist_search_options: CsvList = Field(
+        default_factory=lambda: ["visual", "audio", "transcription"]
+    )
+    gist_search_max_retries: int = Field(default=2, ge=0, le=10)
     gist_asset_timeout_s: float = Field(default=1800.0, gt=0)
     gist_analysis_timeout_s: float = Field(default=1800.0, gt=0)
     gist_poll_initial_s: float = Field(default=1.0, gt=0)
@@ -91,6 +99,19 @@ class TwelveLabsSettings(BaseSettings):
             raise ValueError("use a comma list of title, topics, hashtags")
         return list(dict.fromkeys(n for n in names if n))  # canonical, no repeats
 
+    @field_validator("gist_search_options", mode="before")
+    @classmethod
+    def _split_search_options(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("gist_search_options")
+    @classmethod
+    def _check_search_options(cls, value: list[str]) -> list[str]:
+        options = [v.lower() for v in value]
+        if not options or not set(options) <= set(SEARCH_OPTIONS):
+            raise ValueError("use a comma list of visual, audio, transcription")
+        return list(dict.fromkeys(options))
+
     @field_validator("twelvelabs_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
@@ -104,7 +125,35 @@ class TwelveLabsSettings(BaseSettings):
         return value
 
 
-class Settings(TwelveLabsSettings):
+class StoreSettings(BaseSettings):
+    """Where the job store is: what `gistbot run` and `gistbot search` (for titles) read."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    gist_db_path: Path = Path("gistbot.sqlite3")
+    gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
+
+    @field_validator("gist_database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (unset: the SQLite file GIST_DB_PATH)")
+        return value
+
+    @field_validator("gist_db_path")
+    @classmethod
+    def _check_db_path(cls, value: Path) -> Path:
+        if _is_dir(value):
+            raise ValueError(f"{value} is a folder; give the path of the database file")
+        _check_folder(value.parent)
+        return value
+
+
+class Settings(TwelveLabsSettings, StoreSettings):
     """Everything `gistbot run` needs on top of the TwelveLabs settings."""
 
     slack_bot_token: SecretStr = Field(min_length=1)
@@ -118,8 +167,6 @@ class Settings(TwelveLabsSettings):
     host: str = "0.0.0.0"
 
     # Jobs
-    gist_db_path: Path = Path("gistbot.sqlite3")
-    gist_database_url: str | None = None  # postgresql://…: state in PostgreSQL, for replicas
     gist_lease_s: float = Field(default=30.0, gt=0)  # a replica's claim on a job, unrenewed
     gist_max_concurrent_uploads: int = Field(default=2, ge=1, le=64)
     gist_max_concurrent_analyses: int = Field(default=64, ge=1, le=256)
@@ -145,6 +192,8 @@ class Settings(TwelveLabsSettings):
     gist_max_file_mb: float = Field(default=2048.0, gt=0)
     gist_allow_private_urls: bool = False
     gist_admin_channel: str | None = None  # where API-key problems are reported
+    # Search: how long who-is-in-which-conversation answers from Slack are reused.
+    gist_search_membership_ttl_s: float = Field(default=60.0, ge=0, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -155,15 +204,6 @@ class Settings(TwelveLabsSettings):
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _csv(value)
-
-    @field_validator("gist_database_url")
-    @classmethod
-    def _check_database_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if urlsplit(value).scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a postgresql:// URL (unset: the SQLite file GIST_DB_PATH)")
-        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -185,14 +225,6 @@ class Settings(TwelveLabsSettings):
             return None
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
-        return value
-
-    @field_validator("gist_db_path")
-    @classmethod
-    def _check_db_path(cls, value: Path) -> Path:
-        if _is_dir(value):
-            raise ValueError(f"{value} is a folder; give the path of the database file")
-        _check_folder(value.parent)
         return value
 
     @field_validator("gist_tmp_dir")
@@ -321,7 +353,7 @@ def format_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load(kind: type[TwelveLabsSettings] = Settings, **overrides: Any) -> Any:
+def load(kind: type[BaseSettings] = Settings, **overrides: Any) -> Any:
     """Build settings or raise SettingsError with every problem in one message."""
     try:
         return kind(**overrides)

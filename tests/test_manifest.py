@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Bot scopes each Web API method needs. History and reading a conversation need the scope of
 # its kind; gistbot works in all four kinds (channels, private channels, DMs, group DMs).
 HISTORY = frozenset({"channels:history", "groups:history", "im:history", "mpim:history"})
+READ = frozenset({"channels:read", "groups:read", "im:read", "mpim:read"})
 METHOD_SCOPES: dict[str, frozenset[str]] = {
     "auth.test": frozenset(),
     "apps.connections.open": frozenset(),  # app-level token (connections:write), not the bot's
@@ -39,12 +40,16 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.getPermalink": frozenset(),
     "conversations.history": HISTORY,
     "conversations.replies": HISTORY,
-    "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
+    "conversations.info": READ,
+    "conversations.members": READ,
+    "users.conversations": READ,
     "files.info": frozenset({"files:read"}),
     "reactions.add": frozenset({"reactions:write"}),
     "reactions.remove": frozenset({"reactions:write"}),
     "users.info": frozenset({"users:read"}),
     "views.publish": frozenset(),
+    "views.open": frozenset(),
+    "views.update": frozenset(),
 }
 # What a listener registered with app.event(X) needs in the manifest.
 EVENT_SUBSCRIPTIONS: dict[str, frozenset[str]] = {
@@ -156,6 +161,11 @@ def test_command_and_shortcut_match_the_registered_ones(
     assert {s["type"] for s in features["shortcuts"]} == {"message"}
     # Buttons (Retry, Regenerate), the shortcut and the command all need interactivity.
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_the_home_tab_is_on(manifest: dict[str, Any], registered: dict[str, set[str]]) -> None:
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in registered["event"]
 
 
 def test_people_can_message_the_bot(manifest: dict[str, Any]) -> None:

@@ -27,6 +27,8 @@ from bot.twelvelabs import errors as tl
 
 log = logging.getLogger(__name__)
 
+IndexedCb = Callable[[str, str], Awaitable[None]]  # (index_id, indexed_asset_id)
+
 # The CLI's view of the whole chain: (phase, percent or None); phases: "uploading",
 # "processing", "analysing". The job runner reports its own typed phases around the steps.
 ProgressCb = Callable[[str, float | None], Awaitable[None]]
@@ -143,14 +145,30 @@ class GistService:
         )
 
     # -- step 3 (optional, never awaited by the gist): make the video searchable -------
-    def index_in_background(self, asset_id: str) -> None:
+    def index_in_background(
+        self,
+        asset_id: str,
+        *,
+        user_metadata: dict[str, str] | None = None,
+        on_indexed: IndexedCb | None = None,
+    ) -> None:
+        """Add the asset to the index, tagged with `user_metadata` (where the video came
+        from: searches filter on it and hits carry it); then `on_indexed(index_id,
+        indexed_asset_id)`."""
         if not self._settings.gist_index_enabled:
             return
-        task = asyncio.create_task(self._index(asset_id), name=f"index-{asset_id}")
+        task = asyncio.create_task(
+            self._index(asset_id, user_metadata, on_indexed), name=f"index-{asset_id}"
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _index(self, asset_id: str) -> None:
+    async def _index(
+        self,
+        asset_id: str,
+        user_metadata: dict[str, str] | None,
+        on_indexed: IndexedCb | None,
+    ) -> None:
         try:
             async with self._index_lock:
                 if self._index_id is None:
@@ -158,8 +176,12 @@ class GistService:
                         self._settings.gist_index_name
                     )
                     self._index_id = index.id
-            ref = await self._client.indexes.indexed_assets.create(self._index_id, asset_id)
+            ref = await self._client.indexes.indexed_assets.create(
+                self._index_id, asset_id, user_metadata=user_metadata
+            )
             log.info("asset %s added to index %s as %s", asset_id, self._index_id, ref.id)
+            if on_indexed is not None:
+                await on_indexed(self._index_id, ref.id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # indexing is a bonus: never fail the gist for it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import FetchedFile, FileFetcher
 from bot.jobs.retry import StepRetry
+from bot.jobs.store_base import IndexedVideo
+from bot.search.origin import Origin
 from bot.settings import Settings
 from bot.transient import is_transient
 
@@ -118,7 +121,34 @@ class Pipeline:
         if info.size_bytes:
             job.source.size_bytes = job.source.size_bytes or info.size_bytes
         await self.lease.save(job)
-        self.service.index_in_background(job.asset_id)
+        self._index(job, job.asset_id)
+
+    def _index(self, job: Job, asset_id: str) -> None:
+        """Make the video searchable, tagged with where it was shared (a search hit maps back
+        to the message without another call), and remember it in the store."""
+        origin = Origin(
+            team_id=job.slack.team_id,
+            channel=job.slack.channel,
+            message_ts=job.slack.source_ts or job.slack.thread_ts,
+            job_id=job.id,
+        )
+
+        async def on_indexed(index_id: str, indexed_asset_id: str) -> None:
+            video = IndexedVideo(
+                indexed_asset_id=indexed_asset_id,
+                index_id=index_id,
+                asset_id=asset_id,
+                job_id=job.id,
+                team_id=origin.team_id,
+                channel=origin.channel,
+                message_ts=origin.message_ts,
+                created_at=time.time(),
+            )
+            await self.lease.store.record_indexed(video)
+
+        self.service.index_in_background(
+            asset_id, user_metadata=origin.metadata(), on_indexed=on_indexed
+        )
 
     async def _analyse(self, job: Job, report: Report) -> Gist:
         assert job.asset_id is not None

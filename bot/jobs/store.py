@@ -5,7 +5,8 @@ event loop never blocks on disk. WAL + synchronous=NORMAL: a commit survives a p
 (SIGKILL), which is what the restart tests exercise. Writes run under BEGIN IMMEDIATE: the
 write lock is taken up front, so two connections to one file (two stores in a test, or a
 second process) serialise instead of failing an upgrade from read to write. Lease times use
-this host's clock; the file serves one host.
+this host's clock; the file serves one host. The search queries are a mixin
+(`store_search.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.jobs.models import Job, JobState
-from bot.jobs.store_base import UNFINISHED, LeaseLost, Store, StoreUnavailable, utc_day
+from bot.jobs.store_base import (
+    UNFINISHED,
+    LeaseLost,
+    Store,
+    StoreUnavailable,
+    utc_day,
+)
+from bot.jobs.store_search import SqliteSearchRows
 
 T = TypeVar("T")
 
@@ -68,13 +76,31 @@ _MIGRATIONS = [
     ALTER TABLE jobs ADD COLUMN lease_until REAL;
     CREATE INDEX jobs_lease_owner ON jobs(lease_owner)
     """,
+    # Search: where each indexed video was shared; jobs by asset and by channel (expression
+    # indexes on the job document, so rows written by an older release are covered too).
+    """
+    CREATE TABLE indexed_videos (
+        indexed_asset_id TEXT PRIMARY KEY,
+        index_id TEXT NOT NULL,
+        asset_id TEXT NOT NULL,
+        job_id TEXT,
+        team_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        message_ts TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX indexed_videos_team ON indexed_videos(team_id, created_at);
+    CREATE INDEX indexed_videos_asset ON indexed_videos(asset_id);
+    CREATE INDEX jobs_asset ON jobs(json_extract(data, '$.asset_id'));
+    CREATE INDEX jobs_channel ON jobs(json_extract(data, '$.slack.channel'), updated_at)
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _FREE = "(lease_owner IS NULL OR lease_until <= ?)"  # nobody holds it, or the lease ran out
 
 
-class JobStore(Store):
+class JobStore(SqliteSearchRows, Store):
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")

@@ -15,14 +15,18 @@ that stalled past its lease cannot overwrite the durable steps of the replica th
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bot.jobs.models import Job, JobState
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from bot.settings import StoreSettings
 
 UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
+# `recent_gists` looks in at most this many channels (the first ones by id): one query's worth.
+MAX_CHANNELS = 1000
 
 
 class LeaseLost(Exception):
@@ -38,6 +42,22 @@ class LeaseLost(Exception):
 class StoreUnavailable(Exception):
     """The database cannot be reached, refuses us, or failed mid-operation. The message is one
     line naming the setting to fix (GIST_DATABASE_URL or GIST_DB_PATH), with no password."""
+
+
+@dataclass(frozen=True)
+class IndexedVideo:
+    """A video gistbot added to the TwelveLabs index, and the Slack message that shared it:
+    a search hit (its `video_id` is `indexed_asset_id`) maps back to its message through this
+    row even when the indexed asset carries no metadata (videos indexed before it did)."""
+
+    indexed_asset_id: str
+    index_id: str
+    asset_id: str
+    job_id: str | None
+    team_id: str
+    channel: str
+    message_ts: str | None
+    created_at: float
 
 
 def utc_day(ts: float | None = None) -> str:
@@ -142,8 +162,38 @@ class Store(Protocol):
         """Forget event ids and work keys past any retry window."""
         ...
 
+    # -- search: indexed videos, jobs by asset, recent gists ---------------------------
+    async def get_many(self, job_ids: Collection[str]) -> dict[str, Job]:
+        """The jobs among `job_ids` that exist, by id."""
+        ...
 
-def make_store(settings: Settings) -> Store:
+    async def unindexed_assets(self) -> bool:
+        """Whether some job's asset has no indexed-video row: a video that may have been
+        indexed before gistbot remembered where videos came from (or never indexed)."""
+        ...
+
+    async def job_by_asset(self, asset_id: str) -> Job | None:
+        """The job that made `asset_id`: the oldest one holding a gist, else the oldest."""
+        ...
+
+    async def recent_gists(self, team_id: str, channels: Collection[str], limit: int) -> list[Job]:
+        """Finished jobs with a gist in any of `channels` of `team_id`, newest first."""
+        ...
+
+    async def record_indexed(self, video: IndexedVideo) -> None:
+        """Remember an indexed video (again: its row is replaced)."""
+        ...
+
+    async def indexed_videos(self, indexed_asset_ids: Collection[str]) -> dict[str, IndexedVideo]:
+        """The rows among `indexed_asset_ids`, by id."""
+        ...
+
+    async def indexed_since(self, team_id: str, since: float) -> list[IndexedVideo]:
+        """The team's videos indexed at or after `since`, newest first."""
+        ...
+
+
+def make_store(settings: StoreSettings) -> Store:
     """PostgreSQL when GIST_DATABASE_URL is set, else the embedded SQLite file. Not opened."""
     if settings.gist_database_url:
         from bot.jobs.store_pg import PgStore  # imported only when used: psycopg loads libpq
@@ -154,7 +204,7 @@ def make_store(settings: Settings) -> Store:
     return JobStore(settings.gist_db_path)
 
 
-async def open_store(settings: Settings) -> Store:
+async def open_store(settings: StoreSettings) -> Store:
     """`make_store` and open it (migrations included). Raises StoreUnavailable."""
     store = make_store(settings)
     try:
@@ -166,7 +216,9 @@ async def open_store(settings: Settings) -> Store:
 
 
 __all__ = [
+    "MAX_CHANNELS",
     "UNFINISHED",
+    "IndexedVideo",
     "LeaseLost",
     "Store",
     "StoreUnavailable",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.jobs.migrations import migrate
 from bot.jobs.models import Job, JobState
-from bot.jobs.store_base import UNFINISHED, LeaseLost, Store, StoreUnavailable, utc_day
+from bot.jobs.store_base import (
+    MAX_CHANNELS,
+    UNFINISHED,
+    IndexedVideo,
+    LeaseLost,
+    Store,
+    StoreUnavailable,
+    utc_day,
+)
 
 Conn = psycopg.AsyncConnection[TupleRow]
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -37,6 +45,10 @@ _OPEN = "state IN ('queued', 'running')"
 assert UNFINISHED == ("queued", "running")
 _LEASE = "now() + %s::float8 * interval '1 second'"
 _FREE = "(lease_owner IS NULL OR lease_until <= now())"  # nobody holds it, or it ran out
+_HAS_GIST = "data->'gist' <> 'null'::jsonb AND data->'error_code' = 'null'::jsonb"
+_VIDEO_COLUMNS = (
+    "indexed_asset_id, index_id, asset_id, job_id, team_id, channel, message_ts, created_at"
+)
 _UPSERT = (
     "INSERT INTO jobs(id, work_key, state, created_at, updated_at, data, lease_owner, "
     f"lease_until) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, {_LEASE}) "
@@ -300,6 +312,79 @@ class PgStore(Store):
         async with self._tx() as conn:
             await conn.execute("DELETE FROM events WHERE seen_at < %s", (cutoff,))
             await conn.execute("DELETE FROM work_keys WHERE created_at < %s", (cutoff,))
+
+    # -- search: indexed videos, jobs by asset, recent gists ---------------------------
+    async def get_many(self, job_ids: Collection[str]) -> dict[str, Job]:
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return {}
+        rows = await self._rows("SELECT data::text FROM jobs WHERE id = ANY(%s)", (ids,))
+        jobs = [Job.model_validate_json(r[0]) for r in rows]
+        return {job.id: job for job in jobs}
+
+    async def unindexed_assets(self) -> bool:
+        rows = await self._rows(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE data->>'asset_id' IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM indexed_videos v WHERE v.asset_id = jobs.data->>'asset_id'))"
+        )
+        return bool(rows[0][0])
+
+    async def job_by_asset(self, asset_id: str) -> Job | None:
+        rows = await self._rows(
+            "SELECT data::text FROM jobs WHERE data->>'asset_id' = %s "
+            f"ORDER BY ({_HAS_GIST}) DESC, created_at LIMIT 1",
+            (asset_id,),
+        )
+        return Job.model_validate_json(rows[0][0]) if rows else None
+
+    async def recent_gists(self, team_id: str, channels: Collection[str], limit: int) -> list[Job]:
+        wanted = sorted(set(channels))[:MAX_CHANNELS]
+        if not wanted or limit < 1:
+            return []
+        rows = await self._rows(
+            "SELECT data::text FROM jobs WHERE data->'slack'->>'channel' = ANY(%s) "
+            f"AND state = 'done' AND data->'slack'->>'team_id' = %s AND {_HAS_GIST} "
+            "ORDER BY updated_at DESC LIMIT %s",
+            (wanted, team_id, limit),
+        )
+        return [Job.model_validate_json(r[0]) for r in rows]
+
+    async def record_indexed(self, video: IndexedVideo) -> None:
+        await self._rowcount(
+            f"INSERT INTO indexed_videos({_VIDEO_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (indexed_asset_id) DO UPDATE SET index_id = excluded.index_id, "
+            "asset_id = excluded.asset_id, job_id = excluded.job_id, "
+            "team_id = excluded.team_id, channel = excluded.channel, "
+            "message_ts = excluded.message_ts, created_at = excluded.created_at",
+            (
+                video.indexed_asset_id,
+                video.index_id,
+                video.asset_id,
+                video.job_id,
+                video.team_id,
+                video.channel,
+                video.message_ts,
+                video.created_at,
+            ),
+        )
+
+    async def indexed_videos(self, indexed_asset_ids: Collection[str]) -> dict[str, IndexedVideo]:
+        ids = list(dict.fromkeys(indexed_asset_ids))
+        if not ids:
+            return {}
+        rows = await self._rows(
+            f"SELECT {_VIDEO_COLUMNS} FROM indexed_videos WHERE indexed_asset_id = ANY(%s)",
+            (ids,),
+        )
+        return {str(r[0]): IndexedVideo(*r) for r in rows}
+
+    async def indexed_since(self, team_id: str, since: float) -> list[IndexedVideo]:
+        rows = await self._rows(
+            f"SELECT {_VIDEO_COLUMNS} FROM indexed_videos WHERE team_id = %s "
+            "AND created_at >= %s ORDER BY created_at DESC",
+            (team_id, since),
+        )
+        return [IndexedVideo(*r) for r in rows]
 
 
 def _job_row(job: Job, owner: str | None = None, lease_s: float | None = None) -> tuple[Any, ...]:

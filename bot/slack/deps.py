@@ -12,6 +12,7 @@ from bot.jobs.guard import Guard
 from bot.jobs.runner import JobRunner
 from bot.jobs.store_base import Store
 from bot.settings import Settings
+from bot.slack.searching import SlackSearch
 
 DEDUPE_MEMORY_S = 3600.0  # Slack retries within ~5 minutes
 
@@ -24,11 +25,19 @@ class Deps:
     runner: JobRunner
     # Event ids this process has seen; the store remembers them across restarts.
     recent_events: TTLCache[str, bool]
+    search: SlackSearch | None = None  # None: search isn't wired (a test without it)
 
     @classmethod
-    def build(cls, settings: Settings, store: Store, guard: Guard, runner: JobRunner) -> Deps:
+    def build(
+        cls,
+        settings: Settings,
+        store: Store,
+        guard: Guard,
+        runner: JobRunner,
+        search: SlackSearch | None = None,
+    ) -> Deps:
         recent: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=DEDUPE_MEMORY_S)
-        return cls(settings, store, guard, runner, recent)
+        return cls(settings, store, guard, runner, recent, search)
 
 
 def deps_of(context: AsyncBoltContext | dict[str, Any]) -> Deps:

@@ -8,7 +8,7 @@ async with TwelveLabsClient(api_key) as tl:
         ...
 """
 
-from . import errors, models
+from . import errors, models, search_models
 from .client import DEFAULT_BASE_URL, TwelveLabsClient
 from .multipart import MultipartSettings
 from .pagination import AsyncPaginator
@@ -21,6 +21,7 @@ from .resources import (
     IndexedAssets,
     Indexes,
     MultipartStartedCb,
+    Search,
 )
 from .session import ClientStats
 
@@ -36,8 +37,10 @@ __all__ = [
     "Indexes",
     "MultipartSettings",
     "MultipartStartedCb",
+    "Search",
     "StatusCb",
     "TwelveLabsClient",
     "errors",
     "models",
+    "search_models",
 ]

@@ -25,7 +25,7 @@ from bot.callbacks import Sleep
 
 from .multipart import MultipartSettings
 from .polling import PollSettings
-from .resources import Analysis, Assets, Indexes
+from .resources import Analysis, Assets, Indexes, Search
 from .retry import RetryPolicy
 from .session import ApiSession, ClientStats
 
@@ -35,11 +35,13 @@ DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
 
 
 class TwelveLabsClient:
-    """`assets`, `indexes` (with `indexes.indexed_assets`) and `analysis` share one session."""
+    """`assets`, `indexes` (with `indexes.indexed_assets`), `analysis` and `search` share one
+    session."""
 
     assets: Assets
     indexes: Indexes
     analysis: Analysis
+    search: Search
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class TwelveLabsClient:
         self.analysis = Analysis(
             self._session, poll, clock, analyze_timeout_s=analyze_timeout_s or read_timeout_s * 10
         )
+        self.search = Search(self._session, poll, clock)
 
     async def __aenter__(self) -> Self:
         return self

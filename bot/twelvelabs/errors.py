@@ -47,10 +47,10 @@ TRANSIENT_CODES = frozenset(
 
 _MAX_MESSAGE_CHARS = 500
 
-# Path templates without a path parameter whose definition (July 2026) still documents a 404:
-# a resource named in the body is missing. A 404 on any other such template means the URL is
-# wrong, not the resource.
-_BODY_RESOURCE_404 = frozenset({"/analyze", "/analyze/batches"})
+# Path templates without a path parameter whose definition (July 2026) still documents a 404,
+# or that name a resource in their body (`/search`: the index): a resource named in the body is
+# missing. A 404 on any other such template means the URL is wrong, not the resource.
+_BODY_RESOURCE_404 = frozenset({"/analyze", "/analyze/batches", "/search"})
 
 
 class TwelveLabsError(Exception):

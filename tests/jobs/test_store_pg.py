@@ -52,15 +52,13 @@ async def test_reopening_applies_nothing_and_keeps_data(pg_url: str, pg_schema: 
     await store.open()
     await store.accept([make_job()], "Ev1")
     await store.close()
-    [(applied_at,)] = _rows(pg_url, f"SELECT applied_at FROM {pg_schema}.schema_migrations")
+    applied_at = _rows(pg_url, f"SELECT applied_at FROM {pg_schema}.schema_migrations")
 
     again = PgStore(pg_url, schema=pg_schema)
     await again.open()
     try:
         assert await again.has_event("Ev1") and await again.count() == 1
-        assert _rows(pg_url, f"SELECT applied_at FROM {pg_schema}.schema_migrations") == [
-            (applied_at,)
-        ]
+        assert _rows(pg_url, f"SELECT applied_at FROM {pg_schema}.schema_migrations") == applied_at
     finally:
         await again.close()
 

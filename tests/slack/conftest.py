@@ -25,12 +25,14 @@ from bot.jobs.guard import Guard
 from bot.jobs.models import Job
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import JobStore
+from bot.search.service import SearchService, search_client
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.deps import Deps
 from bot.slack.fetcher import SlackFileFetcher
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier
+from bot.slack.searching import SlackSearch
 from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.twelvelabs import FakeTwelveLabs
 from tests.jobs.rig import CHANNEL, make_settings
@@ -144,7 +146,9 @@ async def wire(settings: Settings, slack: FakeSlack, tl: FakeTwelveLabs) -> Bot:
         fetcher=fetcher,
         http=http,
     )
-    deps = Deps.build(settings, store, guard, runner)
+    tl_search = search_client(settings)
+    search = SlackSearch(app.client, SearchService(tl_search, store, settings), store, settings)
+    deps = Deps.build(settings, store, guard, runner, search)
     register(app, deps)
     driver = SlackDriver(
         app_url="http://gistbot.invalid",
@@ -154,7 +158,8 @@ async def wire(settings: Settings, slack: FakeSlack, tl: FakeTwelveLabs) -> Bot:
         client=httpx.AsyncClient(transport=BoltTransport(app)),
     )
     bot = Bot(app, settings, store, runner, deps, driver, slack, tl, log)
-    bot.closers = [store.close, client.aclose, http.aclose, service.aclose]
+    bot.closers = [store.close, client.aclose, http.aclose, service.aclose, tl_search.aclose]
+    bot.closers.append(search.aclose)
     return bot
 
 

@@ -8,17 +8,20 @@ from bot.slack.blocks._base import ACTION_REGENERATE, ACTION_RETRY, Message, esc
 from bot.slack.blocks.notices import error_message, help_message, notice_message, usage_message
 from bot.slack.blocks.progress import progress_message
 from bot.slack.blocks.result import result_message
+from bot.slack.blocks.search import ShownHit, search_results_message
 
 __all__ = [
     "ACTION_REGENERATE",
     "ACTION_RETRY",
     "Message",
     "Phase",
+    "ShownHit",
     "error_message",
     "escape_mrkdwn",
     "help_message",
     "notice_message",
     "progress_message",
     "result_message",
+    "search_results_message",
     "usage_message",
 ]

@@ -85,6 +85,9 @@ _HELP_COMMANDS = "\n".join(
         "• Post a video link or upload a video in a channel I'm in: I reply in its thread.",
         "• `/gist &lt;video-url&gt; [title|topics|hashtags …]`: gist one video; "
         "name what you want (default: all three).",
+        "• `/gist search &lt;words&gt; [in:#channel]`: find the moment in the team's videos "
+        "(what is shown or said), with a link to the message that shared it. Only you see the "
+        "answer, and only videos from conversations you're in; the Home tab has a search too.",
         "• `/gist usage`: video minutes and tokens used today, yours and the team's.",
         "• `/gist help`: this message.",
         "• Message shortcut *Gist this video* (the ⋮ menu on a message): gist its video.",
@@ -106,7 +109,8 @@ _HELP_LINKS = "\n".join(
 
 def help_message() -> Message:
     return Message(
-        text="gistbot: /gist &lt;video-url&gt; [title|topics|hashtags], /gist usage, /gist help",
+        text="gistbot: /gist &lt;video-url&gt; [title|topics|hashtags], "
+        "/gist search &lt;words&gt;, /gist usage, /gist help",
         blocks=[
             HeaderBlock(text=PlainTextObject(text="gistbot: a title, topics and hashtags")),
             _section(_HELP_COMMANDS),

@@ -1,4 +1,4 @@
-"""`/gist <url> [types]`, `/gist help`, `/gist usage`."""
+"""`/gist <url> [types]`, `/gist help`, `/gist usage`; `/gist search …` goes to `search.py`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bot.slack import blocks
 from bot.slack.commands import parse_gist_command
 from bot.slack.deps import Deps, deps_of
 from bot.slack.intake import command_job
+from bot.slack.listeners.search import on_search_command
 from bot.sources.urls import UrlKind, classify_url
 
 
@@ -23,6 +24,9 @@ async def on_gist(ack: Any, command: dict[str, Any], context: AsyncBoltContext) 
         return
     if parsed.kind == "usage":
         await ack(**(await _usage(deps, command)).as_kwargs())
+        return
+    if parsed.kind == "search":
+        await on_search_command(ack, command, parsed.query or "", context)
         return
     if parsed.kind == "error" or parsed.url is None:
         error = parsed.error or texts.notice("unreadable_command")

@@ -11,20 +11,24 @@ narrow with the filters the July 2026 definition documents, then match exactly o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from .. import errors, models
 from ..creates import create_once
-from ..pagination import AsyncPaginator, paginate
+from ..pagination import MAX_PAGES, AsyncPaginator, paginate
 from ..polling import PollSettings, StatusCb
 from ..retry import RetryMode
 from ..session import ApiSession
 from ._base import Clock, Resource
 
-__all__ = ["INDEX_MODEL", "INDEX_MODEL_OPTIONS", "IndexedAssets", "Indexes"]
+__all__ = ["INDEX_ADDONS", "INDEX_MODEL", "INDEX_MODEL_OPTIONS", "IndexedAssets", "Indexes"]
 
 INDEX_MODEL = "marengo3.0"
 INDEX_MODEL_OPTIONS = ("visual", "audio")
+# Search hits carry a thumbnail only from an index made with this addon (it can't be added
+# to an index later).
+INDEX_ADDONS = ("thumbnail",)
 
 # Path templates: what logs, errors and `stats` show.
 T_INDEXES = "/indexes"
@@ -99,6 +103,20 @@ class IndexedAssets(Resource):
             path_params={"index_id": index_id, "indexed_asset_id": indexed_asset_id},
         )
 
+    async def update_metadata(
+        self, index_id: str, indexed_asset_id: str, user_metadata: dict[str, Any]
+    ) -> None:
+        """`PATCH /indexes/{index_id}/indexed-assets/{indexed_asset_id}`: merge `user_metadata`
+        into the indexed asset's (a `None` value deletes a key). Repeating it changes nothing,
+        so it is retried like a read."""
+        await self._session.request(
+            "PATCH",
+            T_INDEXED_ASSET,
+            mode=RetryMode.IDEMPOTENT,
+            path_params={"index_id": index_id, "indexed_asset_id": indexed_asset_id},
+            json={"user_metadata": user_metadata},
+        )
+
     async def wait(
         self,
         index_id: str,
@@ -118,13 +136,18 @@ class IndexedAssets(Resource):
             on_status=on_status,
         )
 
-    def list(self, index_id: str) -> AsyncPaginator[models.IndexedAsset]:
-        """`GET /indexes/{index_id}/indexed-assets`, newest first."""
+    def list(
+        self, index_id: str, *, statuses: Sequence[str] = (), max_pages: int = MAX_PAGES
+    ) -> AsyncPaginator[models.IndexedAsset]:
+        """`GET /indexes/{index_id}/indexed-assets`, newest first; `statuses` keeps only those
+        (the `status` parameter, repeated)."""
         return paginate(
             self._session,
             T_INDEXED_ASSETS,
             models.IndexedAssetList,
+            params={"status": list(statuses) or None},
             path_params={"index_id": index_id},
+            max_pages=max_pages,
         )
 
 
@@ -148,7 +171,7 @@ class Indexes(Resource):
         return await self.list(index_name=name).find(lambda i: i.index_name == name)
 
     async def find_or_create(self, name: str) -> models.Index:
-        """Find the index by name, else create it (`marengo3.0`, visual + audio).
+        """Find the index by name, else create it (`marengo3.0`, visual + audio, thumbnails).
 
         Two creators racing: the loser's `index_name_already_exists` (or 409) leads to finding
         the winner's index. A create whose outcome is unknown (5xx, connection dropped) is
@@ -166,7 +189,7 @@ class Indexes(Resource):
                     "POST",
                     T_INDEXES,
                     mode=RetryMode.CREATE,
-                    json={"index_name": name, "models": spec},
+                    json={"index_name": name, "models": spec, "addons": list(INDEX_ADDONS)},
                 )
                 # The 201 carries only `_id`: fill in what we asked for.
                 return created.model_copy(
@@ -174,6 +197,7 @@ class Indexes(Resource):
                         "index_name": created.index_name or name,
                         "models": created.models
                         or [models.IndexModel.model_validate(m) for m in spec],
+                        "addons": created.addons or list(INDEX_ADDONS),
                     }
                 )
 

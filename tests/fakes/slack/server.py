@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -18,8 +19,10 @@ from tests.fakes.base import Route
 from .auth import AuthApi
 from .chat import ChatApi
 from .conversations import ConversationsApi
-from .core import ApiMethod
+from .core import ApiMethod, SlackError
 from .files import FilesApi
+from .membership import FakeMembership
+from .modals import FakeModals
 from .reactions import ReactionsApi
 from .response_urls import ResponseUrlsApi
 from .views import ViewsApi
@@ -36,6 +39,20 @@ class FakeSlack(
     >>> fake.api_url                 # base + "api/" — give it to AsyncWebClient(base_url=...)
     >>> fake.stop()
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Membership (users.conversations, conversations.members, registered conversations)
+        # and modals (views.open/update) answer over the nouns above.
+        self.membership = FakeMembership(self, SlackError)
+        self.modals = FakeModals(self, SlackError)
+        self._methods |= self.membership.methods() | self.modals.methods()
+
+    def reset(self) -> None:
+        super().reset()
+        if hasattr(self, "membership"):
+            self.membership.clear()
+            self.modals.clear()
 
     def _api_methods(self) -> dict[str, ApiMethod]:
         return {

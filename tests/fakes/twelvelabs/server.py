@@ -22,6 +22,7 @@ from tests.fakes.twelvelabs.core import KNOBS
 from tests.fakes.twelvelabs.indexes import IndexesApi
 from tests.fakes.twelvelabs.middleware import Gateway
 from tests.fakes.twelvelabs.multipart import MultipartApi
+from tests.fakes.twelvelabs.search import FakeSearch
 from tests.fakes.twelvelabs.state import Fault
 from tests.fakes.twelvelabs.wire import json_response
 
@@ -35,6 +36,15 @@ def _bad_request(exc: Exception) -> web.Response:
 class FakeTwelveLabs(MultipartApi, AssetsApi, IndexesApi, AnalysisApi, Gateway):
     """Fake TwelveLabs API v1.3 server. Knobs are plain attributes and constructor kwargs."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.search = FakeSearch(self)
+
+    def _clear_state(self) -> None:
+        super()._clear_state()
+        if hasattr(self, "search"):  # the base clears once while constructing
+            self.search.clear()
+
     def _add_routes(self, app: web.Application) -> None:
         # Order matters: "/assets/multipart-uploads" before "/assets/{id}".
         api = [
@@ -42,6 +52,9 @@ class FakeTwelveLabs(MultipartApi, AssetsApi, IndexesApi, AnalysisApi, Gateway):
             *self._asset_routes(),
             *self._index_routes(),
             *self._analysis_routes(),
+            ("POST", "/search", self.search.create),
+            ("GET", "/search/{token}", self.search.retrieve),
+            ("PATCH", "/indexes/{id}/indexed-assets/{iid}", self.search.patch_indexed_asset),
         ]
         self._add_api_routes(app, api, self._chunk_route())
 
