@@ -29,6 +29,7 @@ from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import FetchedFile, FileFetcher
 from bot.jobs.retry import StepRetry
+from bot.jobs.store_base import LeaseLost
 from bot.settings import Settings
 from bot.transient import is_transient
 
@@ -70,7 +71,16 @@ class Pipeline:
         if existing is not None:
             log.info("job %s shares in-flight work for %s", job.id, key)
             await report(Phase.PROCESSING, None)
-            gist = await asyncio.shield(existing)
+            try:
+                gist = await asyncio.shield(existing)
+            except (LeaseLost, asyncio.CancelledError):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this job itself is being stopped
+                # The leader's job was taken over by another replica (or stopped), not this
+                # one: this job carries on by itself instead of ending with it, unfinished.
+                log.info("job %s: the work it shared stopped; going on alone", job.id)
+                return await self.gist(job, report)
             job.cached = True
             return gist
         return await self._flights.lead(key, lambda: self._retried(job, report))
