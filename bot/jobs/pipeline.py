@@ -83,7 +83,36 @@ class Pipeline:
                 return await self.gist(job, report)
             job.cached = True
             return gist
-        return await self._flights.lead(key, lambda: self._retried(job, report))
+        return await self._flights.lead(key, lambda: self._across(job, key, report))
+
+    async def _across(self, job: Job, key: str, report: Report) -> Gist:
+        """Single flight across replicas: while another replica's job makes the gist for this
+        video (the store's flight), wait for it in the shared cache instead of paying twice.
+        Stopped or taken over, the leader keeps the flight: its job resumes and leads again."""
+        store, waited = self.lease.store, False
+        delay = self.settings.gist_poll_initial_s
+        while (leader := await store.join_flight(key, job.id)) is not None or waited:
+            if waited and (cached := await self.cache.get(job.video_keys(), job.type_set)):
+                log.info("job %s has the gist job %s made", job.id, leader or "another")
+                job.cached = True
+                return cached
+            if leader is None:
+                break  # the leader failed, or finished uncached: this job does the work
+            if not waited:
+                log.info("job %s waits for job %s, which makes the same gist", job.id, leader)
+                await report(Phase.PROCESSING, None)
+            waited = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, self.settings.gist_poll_max_interval_s)
+        try:
+            gist = await self._retried(job, report)
+        except (LeaseLost, asyncio.CancelledError):
+            raise
+        except BaseException:
+            await store.end_flight(key, job.id)  # failed: the next job in line tries itself
+            raise
+        await store.end_flight(key, job.id)
+        return gist
 
     async def _retried(self, job: Job, report: Report) -> Gist:
         """Transient failures are tried again inside the flight: followers see only the

@@ -195,10 +195,11 @@ async def test_a_replica_killed_mid_job_has_its_jobs_finished_once_by_another(
     assert "Traceback" not in took_over
 
 
-async def test_one_message_delivered_to_two_replicas_at_once_is_one_job(
+async def test_one_message_or_video_at_two_replicas_at_once_is_paid_for_once(
     fake_slack: FakeSlack,
     fake_tl: FakeTwelveLabs,
     tmp_path: Path,
+    video_server: str,
     db_url: str,
     table: JobsTable,
 ) -> None:
@@ -225,20 +226,25 @@ async def test_one_message_delivered_to_two_replicas_at_once_is_one_job(
             a.post_event(message_event(CHANNEL, ts2, text, files=[file2])),
             b.post_event(app_mention_event(CHANNEL, ts2, text, files=[file2])),
         )
-        assert [r.status_code for r in acks] == [200] * 4
+        # Two messages with one video, one to each: two jobs, two replies, one analysis.
+        ts3, ts4 = next_ts(), next_ts()
+        link = f"<{video_server}/media/shared.mp4>"
+        acks += await asyncio.gather(
+            a.post_event(message_event(CHANNEL, ts3, link)),
+            b.post_event(message_event(CHANNEL, ts4, link)),
+        )
+        assert [r.status_code for r in acks] == [200] * 6
         assert await wait_for(
-            lambda: len(rows := table.rows()) == 2 and all(r.state == "done" for r in rows), 30
+            lambda: len(rows := table.rows()) == 4 and all(r.state == "done" for r in rows), 30
         )
         await asyncio.sleep(0.5)
     finally:
         await stop_all(apps)
-    assert len(table.rows()) == 2
-    for ts in (ts1, ts2):
+    assert len(table.rows()) == 4
+    for ts in (ts1, ts2, ts3, ts4):
         assert thread_summary(fake_slack, ts) == {"messages": 1, "results": 1, "working": 0}
-    assert per_name(fake_tl) == (
-        {"twice.mp4": 1, "mention.mp4": 1},
-        {"twice.mp4": 1, "mention.mp4": 1},
-    )
+    once = {"twice.mp4": 1, "mention.mp4": 1, "shared.mp4": 1}
+    assert per_name(fake_tl) == (once, once)
 
 
 async def test_daily_quota_counts_what_every_replica_did(

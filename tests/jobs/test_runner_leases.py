@@ -1,16 +1,17 @@
 """The runner with leases: what happens to a replica's jobs when another replica takes one of
-them over (its lease lapsed while this replica stalled). Another replica is stood in for by
-claiming the job in the store under another owner."""
+them over (its lease lapsed while this replica stalled). Replica B is a second runner on the
+same store, with a lease of its own."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from bot.jobs.leases import LOCAL_OWNER
-from bot.jobs.models import Job, JobState
+from bot.jobs.assemble import build_runner
+from bot.jobs.leases import LOCAL_OWNER, Lease
+from bot.jobs.models import JobState
 from bot.jobs.phases import Phase
-from tests.jobs.rig import MediaServer, Rig, link_job
+from tests.jobs.rig import MediaServer, RecordingNotifier, Rig, link_job
 
 MakeRig = Callable[..., Awaitable[Rig]]
 
@@ -25,19 +26,28 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -
     return True
 
 
-async def test_a_job_sharing_work_whose_owner_lost_it_finishes_on_its_own(
+async def test_a_job_sharing_work_that_another_replica_took_over_gets_its_gist(
     make_rig: MakeRig, media: MediaServer
 ) -> None:
     rig = await make_rig(gist_lease_s=0.3)  # a heartbeat every 0.1 s
     rig.tl.asset_processing_s = 1.0  # the first job waits on its asset while it is taken away
+    other = build_runner(  # replica B: the same store and TwelveLabs, a lease of its own
+        rig.settings,
+        store=rig.store,
+        service=rig.service,
+        notifier=RecordingNotifier(),
+        fetcher=rig.fetcher,
+        http=rig.http,
+        lease=Lease(rig.store, "replica-B", 3600.0),
+    )
     heartbeat = asyncio.create_task(rig.runner.keep_leases())
     leader, follower = link_job(media.url()), link_job(media.url())  # one video, two messages
     try:
         assert all(await rig.runner.accept_many([leader, follower]))
         rig.runner.start(leader)
 
-        async def asset_saved(job: Job = leader) -> bool:
-            return (await rig.reload(job)).asset_id is not None
+        async def asset_saved() -> bool:
+            return (await rig.reload(leader)).asset_id is not None
 
         await until(asset_saved)
         rig.runner.start(follower)
@@ -46,19 +56,21 @@ async def test_a_job_sharing_work_whose_owner_lost_it_finishes_on_its_own(
             return Phase.PROCESSING in rig.notifier.phases(follower.id)
 
         await until(sharing)
-        # Another replica takes the leader's job over; the follower's own lease is intact.
+        # This replica stalls past the leader's lease: B takes that job over and finishes it.
         await rig.store.release(leader.id, LOCAL_OWNER)
-        assert await rig.store.claim(leader.id, "replica-B", 3600.0) is not None
+        assert await other.take_over() == 1
 
-        async def follower_done() -> bool:
-            return (await rig.reload(follower)).state is not JobState.RUNNING
+        async def both_done() -> bool:
+            jobs = [await rig.reload(job) for job in (leader, follower)]
+            return all(job.state is not JobState.RUNNING for job in jobs)
 
-        await until(follower_done)
+        await until(both_done)
     finally:
         heartbeat.cancel()
-    done = await rig.reload(follower)
-    assert done.state is JobState.DONE and done.gist is not None
-    assert [s.kind for s in rig.notifier.calls("result", follower.id)] == ["result"]
-    assert rig.notifier.calls("result", leader.id) == []  # the leader's job is B's to finish
-    held = await rig.store.claim(leader.id, LOCAL_OWNER, 3600.0)
-    assert held is None  # still B's: this replica never wrote to it again
+        await other.stop(0.5)
+    done, shared = await rig.reload(leader), await rig.reload(follower)
+    assert done.state is JobState.DONE and shared.state is JobState.DONE
+    assert shared.cached and shared.gist == done.gist  # B's work, not a second analysis
+    assert rig.count("POST", "/assets") == 1 and rig.count("POST", "/analyze/tasks") == 1
+    assert [s.kind for s in rig.notifier.calls("result")] == ["result"]  # the follower's
+    assert rig.notifier.calls("result", leader.id) == []  # the leader's reply is B's to post
