@@ -5,12 +5,18 @@ same store, with a lease of its own."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
 
 from bot.jobs.assemble import build_runner
 from bot.jobs.leases import LOCAL_OWNER, Lease
 from bot.jobs.models import JobState
 from bot.jobs.phases import Phase
+from bot.jobs.runner import JobRunner
+from bot.jobs.store import JobStore
 from tests.jobs.rig import MediaServer, RecordingNotifier, Rig, link_job
 
 MakeRig = Callable[..., Awaitable[Rig]]
@@ -62,7 +68,7 @@ async def test_a_job_sharing_work_that_another_replica_took_over_gets_its_gist(
 
         async def both_done() -> bool:
             jobs = [await rig.reload(job) for job in (leader, follower)]
-            return all(job.state is not JobState.RUNNING for job in jobs)
+            return all(job.state in (JobState.DONE, JobState.FAILED) for job in jobs)
 
         await until(both_done)
     finally:
@@ -74,3 +80,95 @@ async def test_a_job_sharing_work_that_another_replica_took_over_gets_its_gist(
     assert rig.count("POST", "/assets") == 1 and rig.count("POST", "/analyze/tasks") == 1
     assert [s.kind for s in rig.notifier.calls("result")] == ["result"]  # the follower's
     assert rig.notifier.calls("result", leader.id) == []  # the leader's reply is B's to post
+
+
+class HeldBack(JobStore):
+    """The SQLite store, but one method's answer is held back (after it took effect) until
+    `let_go` is set: the heartbeat's view of the world goes stale the way a slow database
+    round trip makes it."""
+
+    def __init__(self, path: Path, method: str) -> None:
+        super().__init__(path)
+        self.method = method
+        self.entered = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def _held(self) -> None:
+        self.entered.set()
+        await self.let_go.wait()
+
+    async def renew_all(self, owner: str, lease_s: float) -> set[str]:
+        held = await super().renew_all(owner, lease_s)
+        if self.method == "renew_all":
+            await self._held()
+        return held
+
+    async def release(self, job_id: str, owner: str) -> None:
+        await super().release(job_id, owner)
+        if self.method == "release":
+            await self._held()
+
+
+async def runner_on(store: JobStore, rig: Rig) -> JobRunner:
+    await store.open()
+    return build_runner(
+        rig.settings,
+        store=store,
+        service=rig.service,
+        notifier=RecordingNotifier(),
+        fetcher=rig.fetcher,
+        http=rig.http,
+        lease=Lease(store, "replica-A", rig.settings.gist_lease_s),
+    )
+
+
+async def test_a_job_accepted_while_the_heartbeat_renews_is_not_taken_for_lost(
+    make_rig: MakeRig, media: MediaServer, tmp_path: Path
+) -> None:
+    rig = await make_rig(gist_lease_s=0.3)
+    store = HeldBack(tmp_path / "other.sqlite3", "renew_all")
+    runner = await runner_on(store, rig)
+    heartbeat = asyncio.create_task(runner.keep_leases())
+    job = link_job(media.url())
+    try:
+        await store.entered.wait()  # the renewal ran; its answer (no jobs) is on its way
+        assert await runner.accept(job)
+        runner.start(job)
+        store.let_go.set()
+
+        async def ended() -> bool:
+            stored = await store.get(job.id)
+            return stored is not None and stored.state in (JobState.DONE, JobState.FAILED)
+
+        await until(ended)
+        stored = await store.get(job.id)
+    finally:
+        heartbeat.cancel()
+        await runner.stop(0.5)
+        await store.close()
+    assert stored is not None and stored.state is JobState.DONE
+
+
+async def test_a_job_letting_go_of_its_lease_as_it_ends_is_not_interrupted(
+    make_rig: MakeRig, media: MediaServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
+    rig = await make_rig(gist_lease_s=0.3)
+    store = HeldBack(tmp_path / "other.sqlite3", "release")
+    runner = await runner_on(store, rig)
+    heartbeat = asyncio.create_task(runner.keep_leases())
+    job = link_job(media.url())
+    try:
+        assert await runner.accept(job)
+        runner.start(job)
+        await store.entered.wait()  # ended and let go; the release's answer is on its way
+        renewed = rig.settings.gist_lease_s  # a beat or two pass meanwhile
+        await asyncio.sleep(renewed)
+        store.let_go.set()
+        assert await runner.wait_idle(20)
+    finally:
+        heartbeat.cancel()
+        await runner.stop(0.5)
+        await store.close()
+    assert f"job {job.id} done in" in caplog.text
+    assert "lease lost" not in caplog.text and "interrupted" not in caplog.text
