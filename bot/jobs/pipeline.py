@@ -89,6 +89,8 @@ class Pipeline:
         """Single flight across replicas: while another replica's job makes the gist for this
         video (the store's flight), wait for it in the shared cache instead of paying twice.
         Stopped or taken over, the leader keeps the flight: its job resumes and leads again."""
+        if self.settings.gist_cache_ttl_s <= 0:  # no shared cache to hand the gist over in
+            return await self._retried(job, report)
         store, waited = self.lease.store, False
         delay = self.settings.gist_poll_initial_s
         while (leader := await store.join_flight(key, job.id)) is not None or waited:
@@ -106,9 +108,9 @@ class Pipeline:
             delay = min(delay * 1.5, self.settings.gist_poll_max_interval_s)
         try:
             gist = await self._retried(job, report)
-        except (LeaseLost, asyncio.CancelledError):
-            raise
-        except BaseException:
+        except LeaseLost:
+            raise  # taken over (or stopped: CancelledError): its job resumes, still leading
+        except Exception:
             await store.end_flight(key, job.id)  # failed: the next job in line tries itself
             raise
         await store.end_flight(key, job.id)

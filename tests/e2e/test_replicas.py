@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -290,27 +291,48 @@ async def test_daily_quota_counts_what_every_replica_did(
     assert "*Jobs today*\n2" in fields
 
 
-async def test_unreachable_database_stops_start_up_in_one_line(
-    fake_slack: FakeSlack, fake_tl: FakeTwelveLabs, tmp_path: Path
-) -> None:
-    url = "postgresql://gist:s3cret-pw@127.0.0.1:1/gistbot"  # nobody listens on port 1
-    env = replica_env(fake_slack, fake_tl, tmp_path, 0, url, LEASE_S, LOG_LEVEL="DEBUG")
+async def start_up_output(env: dict[str, str], cwd: Path) -> tuple[int | None, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         "run",
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(30):
         out, err = await proc.communicate()
-    assert proc.returncode == 78
-    text = (out + err).decode()
+    return proc.returncode, (out + err).decode()
+
+
+def one_line_naming_the_url(text: str) -> str:
     naming = [line for line in text.splitlines() if "GIST_DATABASE_URL" in line]
     assert len(naming) == 1, text
     assert naming[0].startswith("gistbot cannot start: GIST_DATABASE_URL: ")
-    assert "127.0.0.1:1" in naming[0] and "refused" in naming[0].lower()
     assert "Traceback" not in text and "s3cret-pw" not in text
+    return naming[0]
+
+
+async def test_unreachable_database_stops_start_up_in_one_line(
+    fake_slack: FakeSlack, fake_tl: FakeTwelveLabs, tmp_path: Path
+) -> None:
+    url = "postgresql://gist:s3cret-pw@127.0.0.1:1/gistbot"  # nobody listens on port 1
+    env = replica_env(fake_slack, fake_tl, tmp_path, 0, url, LEASE_S, LOG_LEVEL="DEBUG")
+    code, text = await start_up_output(env, tmp_path)
+    assert code == 78
+    line = one_line_naming_the_url(text)
+    assert "127.0.0.1:1" in line and "refused" in line.lower()
+
+
+async def test_refusing_database_stops_start_up_in_one_line(
+    fake_slack: FakeSlack, fake_tl: FakeTwelveLabs, tmp_path: Path, db_url: str
+) -> None:
+    server = urlsplit(PG_URL)
+    url = f"postgresql://{server.username or 'postgres'}:s3cret-pw@{server.netloc.split('@')[-1]}"
+    url += "/no_such_database_here"  # the server answers, and refuses
+    env = replica_env(fake_slack, fake_tl, tmp_path, 0, url, LEASE_S, LOG_LEVEL="DEBUG")
+    code, text = await start_up_output(env, tmp_path)
+    assert code == 78
+    assert "no_such_database_here" in one_line_naming_the_url(text)

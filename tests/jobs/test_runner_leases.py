@@ -172,3 +172,20 @@ async def test_a_job_letting_go_of_its_lease_as_it_ends_is_not_interrupted(
         await store.close()
     assert f"job {job.id} done in" in caplog.text
     assert "lease lost" not in caplog.text and "interrupted" not in caplog.text
+
+
+async def test_a_dead_replicas_jobs_are_taken_as_far_as_there_is_room(
+    make_rig: MakeRig, media: MediaServer
+) -> None:
+    # Pools of 2 analyses and 1 upload: room for 3 jobs at a time.
+    rig = await make_rig(gist_max_concurrent_analyses=2, gist_max_concurrent_uploads=1)
+    rig.tl.asset_processing_s = 5.0  # what it takes stays in flight while we look
+    jobs = [link_job(media.url(f"clip{i}.mp4")) for i in range(10)]
+    await rig.store.accept(jobs, owner="dead-replica", lease_s=0)  # its leases ran out
+
+    await rig.runner.beat()
+    assert rig.runner.in_flight == 3
+    await rig.runner.beat()  # full: one more a beat, so nothing abandoned waits for ever
+    assert rig.runner.in_flight == 4
+    rest = await rig.store.claim_expired("replica-B", 3600.0, 100)
+    assert len(rest) == 6  # left for the other live replicas
