@@ -2,13 +2,15 @@
 
     .venv/bin/python -m bench.run_all [--polling-runs 3] [--upload-size-mib 1024]
         [--upload-chunk-mib 64] [--soak-runs 60] [--fault-gists 30] [--fault-p 0.15 0.30]
-        [--only upload|polling|ack|cached|soak|faults]
+        [--replica-gists 200] [--only upload|polling|ack|cached|soak|faults|replicas]
 
 About 15–25 minutes with the defaults (the polling runs are ≥ 60 s each, the restart soak
-~5 min, the fault soak 2–15 min: a run ends early once every gist is settled).
+~5 min, the fault soak 2–15 min: a run ends early once every gist is settled; the replica
+soak ~4 min and needs PostgreSQL at GIST_TEST_DATABASE_URL).
 Writes each benchmark's JSON to bench/out/ plus bench/out/run_all-*.json holding all. Exit
 status 1 when a goal is missed (upload peak RSS growth over 64 MiB, a cached reply that
-called TwelveLabs, a soak run without exactly one result). The ack-latency goal depends on
+called TwelveLabs, a soak run without exactly one result, a replica soak gist not delivered
+exactly once or paid for twice). The ack-latency goal depends on
 the machine being quiet, so missing it only warns. The fault soak has no goal yet: it only
 reports (see bench/README.md).
 """
@@ -27,6 +29,7 @@ from bench import (
     cached_reply,
     fault_soak,
     polling_cost,
+    replica_soak,
     restart_soak,
     upload_memory,
 )
@@ -41,8 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--soak-runs", type=int, default=60)
     p.add_argument("--fault-gists", type=int, default=30)
     p.add_argument("--fault-p", type=float, nargs="+", default=[0.15, 0.30])
+    p.add_argument("--replica-gists", type=int, default=200)
     p.add_argument(
-        "--only", choices=("upload", "polling", "ack", "cached", "soak", "faults"), default=None
+        "--only",
+        choices=("upload", "polling", "ack", "cached", "soak", "faults", "replicas"),
+        default=None,
     )
     args = p.parse_args(argv)
 
@@ -89,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "runs": [{k: v for k, v in r.items() if k != "per_request"} for r in faults["runs"]]
         }
         summaries.append(fault_soak.summary(faults))
+    if args.only in (None, "replicas"):
+        replicas = replica_soak.run(["--gists", str(args.replica_gists)])
+        results["replica_soak"] = replicas
+        summaries.append(replica_soak.summary(replicas))
+        ok = ok and replica_soak.exactly_once(replicas)
     results["wall_s"] = round(time.monotonic() - started, 1)
     path = write_result("run_all", results)
     print()

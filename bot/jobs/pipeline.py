@@ -31,7 +31,7 @@ from bot.jobs.models import Job
 from bot.jobs.phases import Phase
 from bot.jobs.ports import FetchedFile, FileFetcher
 from bot.jobs.retry import StepRetry
-from bot.jobs.store_base import IndexedVideo
+from bot.jobs.store_base import IndexedVideo, LeaseLost
 from bot.search.origin import Origin
 from bot.settings import Settings
 from bot.transient import is_transient
@@ -81,10 +81,50 @@ class Pipeline:
         if existing is not None:
             log.info("job %s shares in-flight work for %s", job.id, key)
             await report(Phase.PROCESSING, None)
-            gist = await asyncio.shield(existing)
+            try:
+                gist = await asyncio.shield(existing)
+            except (LeaseLost, asyncio.CancelledError):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this job itself is being stopped
+                # The leader's job was taken over by another replica (or stopped), not this
+                # one: this job carries on by itself instead of ending with it, unfinished.
+                log.info("job %s: the work it shared stopped; going on alone", job.id)
+                return await self.gist(job, report)
             job.cached = True
             return gist
-        return await self._flights.lead(key, lambda: self._retried(job, report))
+        return await self._flights.lead(key, lambda: self._across(job, key, report))
+
+    async def _across(self, job: Job, key: str, report: Report) -> Gist:
+        """Single flight across replicas: while another replica's job makes the gist for this
+        video (the store's flight), wait for it in the shared cache instead of paying twice.
+        Stopped or taken over, the leader keeps the flight: its job resumes and leads again."""
+        if self.settings.gist_cache_ttl_s <= 0:  # no shared cache to hand the gist over in
+            return await self._retried(job, report)
+        store, waited = self.lease.store, False
+        delay = self.settings.gist_poll_initial_s
+        while (leader := await store.join_flight(key, job.id)) is not None or waited:
+            if waited and (cached := await self.cache.get(job.video_keys(), job.type_set)):
+                log.info("job %s has the gist job %s made", job.id, leader or "another")
+                job.cached = True
+                return cached
+            if leader is None:
+                break  # the leader failed, or finished uncached: this job does the work
+            if not waited:
+                log.info("job %s waits for job %s, which makes the same gist", job.id, leader)
+                await report(Phase.PROCESSING, None)
+            waited = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, self.settings.gist_poll_max_interval_s)
+        try:
+            gist = await self._retried(job, report)
+        except LeaseLost:
+            raise  # taken over (or stopped: CancelledError): its job resumes, still leading
+        except Exception:
+            await store.end_flight(key, job.id)  # failed: the next job in line tries itself
+            raise
+        await store.end_flight(key, job.id)
+        return gist
 
     async def _retried(self, job: Job, report: Report) -> Gist:
         """Transient failures are tried again inside the flight: followers see only the

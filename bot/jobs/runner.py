@@ -58,6 +58,7 @@ class JobRunner:
         self._fetcher = fetcher
         self._retry = retry
         self._tasks: dict[str, asyncio.Task[None]] = {}  # strong references
+        self._finishing: set[str] = set()  # ended jobs letting go of their lease
         self._budget = EditBudget()
         self._stopping = False
 
@@ -88,6 +89,7 @@ class JobRunner:
 
         def forget(_: asyncio.Task[None]) -> None:
             self._tasks.pop(job_id, None)
+            self._finishing.discard(job_id)
 
         task.add_done_callback(forget)
 
@@ -114,19 +116,34 @@ class JobRunner:
         return len(jobs)
 
     async def keep_leases(self) -> None:
-        """The heartbeat: renew every lease held, stop jobs whose lease was lost, and take
-        over jobs other replicas abandoned. Runs until cancelled."""
-        interval = self._lease.lease_s / 3
+        """The heartbeat, every lease_s/3, until cancelled."""
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self._lease.lease_s / 3)
             try:
-                held = await self._store.renew_all(self._lease.owner, self._lease.lease_s)
-                for job_id in set(self._tasks) - held:
-                    log.warning("job %s: lease lost; another replica carries on with it", job_id)
-                    self._tasks[job_id].cancel()
-                await self.take_over()
+                await self.beat()
             except Exception as exc:  # the database is away: try again next beat
                 log.warning("lease heartbeat failed: %s", exc)
+
+    async def beat(self) -> None:
+        """Renew every lease held, stop jobs whose lease was lost, and take over jobs other
+        replicas abandoned — as many as this replica has room for."""
+        # Looked at before renewing: a job accepted while the renewal runs is ours but not
+        # among what it returns, and one that just ended let go of its lease itself.
+        running = set(self._tasks) - self._finishing
+        held = await self._store.renew_all(self._lease.owner, self._lease.lease_s)
+        for job_id in running - held - self._finishing:
+            task = self._tasks.get(job_id)
+            if task is not None:
+                log.warning("job %s: lease lost; another replica has it", job_id)
+                task.cancel()
+        await self.take_over(self._room())
+
+    def _room(self) -> int:
+        """Free slots in this replica's pools, at least one: a dead replica's jobs spread over
+        the live ones instead of all landing on whichever looks first (and, should that one
+        die too, moving on again as one block)."""
+        slots = self._s.gist_max_concurrent_analyses + self._s.gist_max_concurrent_uploads
+        return max(1, slots - len(self._tasks))
 
     @property
     def in_flight(self) -> int:
@@ -338,4 +355,5 @@ class JobRunner:
         job.finished_at = time.time()
         await tmpfiles.release(job, self._lease)
         await self._lease.save(job)
+        self._finishing.add(job.id)  # the heartbeat must not take what follows for a loss
         await self._lease.release(job)

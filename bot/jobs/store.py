@@ -94,6 +94,13 @@ _MIGRATIONS = [
     CREATE INDEX jobs_asset ON jobs(json_extract(data, '$.asset_id'));
     CREATE INDEX jobs_channel ON jobs(json_extract(data, '$.slack.channel'), updated_at)
     """,
+    """
+    CREATE TABLE flights (
+        key TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        started_at REAL NOT NULL
+    )
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -326,6 +333,31 @@ class JobStore(SqliteSearchRows, Store):
 
         return await self._run(op)
 
+    # -- single flight across replicas -----------------------------------------------
+    async def join_flight(self, key: str, job_id: str) -> str | None:
+        def op(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT f.job_id, j.state FROM flights f LEFT JOIN jobs j ON j.id = f.job_id "
+                "WHERE f.key = ?",
+                (key,),
+            ).fetchone()
+            if row is not None and row[0] != job_id and row[1] in UNFINISHED:
+                return str(row[0])  # another job leads it
+            conn.execute(
+                "INSERT OR REPLACE INTO flights(key, job_id, started_at) VALUES (?, ?, ?)",
+                (key, job_id, time.time()),
+            )
+            return None
+
+        return await self._run(op)
+
+    async def end_flight(self, key: str, job_id: str) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "DELETE FROM flights WHERE key = ? AND job_id = ?", (key, job_id)
+            )
+        )
+
     # -- result cache ------------------------------------------------------------------
     async def cache_put(self, video_keys: list[str], types: str, gist_json: str) -> None:
         now = time.time()
@@ -390,6 +422,7 @@ class JobStore(SqliteSearchRows, Store):
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM events WHERE seen_at < ?", (cutoff,))
             conn.execute("DELETE FROM work_keys WHERE created_at < ?", (cutoff,))
+            conn.execute("DELETE FROM flights WHERE started_at < ?", (cutoff,))
 
         await self._run(op)
 

@@ -140,6 +140,18 @@ class Store(Protocol):
         name, to free what a crashed previous life held at once). Returns how many."""
         ...
 
+    # -- single flight across replicas -----------------------------------------------
+    async def join_flight(self, key: str, job_id: str) -> str | None:
+        """Lead the flight `key` (the work for one video and set of types) unless another
+        unfinished job leads it: returns that job's id (wait for its result), or None —
+        `job_id` leads now (it led already, the flight was free, or its leader finished).
+        Atomic: of jobs joining at once, one leads."""
+        ...
+
+    async def end_flight(self, key: str, job_id: str) -> None:
+        """Let go of the flight if `job_id` leads it (its gist is cached, or it failed)."""
+        ...
+
     # -- result cache ------------------------------------------------------------------
     async def cache_put(self, video_keys: list[str], types: str, gist_json: str) -> None: ...
 

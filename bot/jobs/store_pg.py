@@ -264,6 +264,28 @@ class PgStore(Store):
             (owner,),
         )
 
+    # -- single flight across replicas -----------------------------------------------
+    async def join_flight(self, key: str, job_id: str) -> str | None:
+        async with self._tx() as conn:
+            # The conflicting row is locked even when the WHERE keeps it: the SELECT below
+            # then reads a leader that can't leave before this transaction ends.
+            cur = await conn.execute(
+                "INSERT INTO flights(key, job_id, started_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, "
+                "started_at = excluded.started_at WHERE flights.job_id = excluded.job_id "
+                "OR NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = flights.job_id AND "
+                f"jobs.{_OPEN}) RETURNING job_id",
+                (key, job_id, time.time()),
+            )
+            if await cur.fetchone() is not None:
+                return None
+            cur = await conn.execute("SELECT job_id FROM flights WHERE key = %s", (key,))
+            row = await cur.fetchone()
+            return str(row[0]) if row else None
+
+    async def end_flight(self, key: str, job_id: str) -> None:
+        await self._rowcount("DELETE FROM flights WHERE key = %s AND job_id = %s", (key, job_id))
+
     # -- result cache ------------------------------------------------------------------
     async def cache_put(self, video_keys: list[str], types: str, gist_json: str) -> None:
         now = time.time()
@@ -312,6 +334,7 @@ class PgStore(Store):
         async with self._tx() as conn:
             await conn.execute("DELETE FROM events WHERE seen_at < %s", (cutoff,))
             await conn.execute("DELETE FROM work_keys WHERE created_at < %s", (cutoff,))
+            await conn.execute("DELETE FROM flights WHERE started_at < %s", (cutoff,))
 
     # -- search: indexed videos, jobs by asset, recent gists ---------------------------
     async def get_many(self, job_ids: Collection[str]) -> dict[str, Job]:
