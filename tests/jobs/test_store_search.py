@@ -105,7 +105,7 @@ async def test_sqlite_schema_version(tmp_path: Path) -> None:
     await store.open()
     await store.close()
     conn = sqlite3.connect(tmp_path / "db.sqlite3")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
