@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -50,7 +51,7 @@ from bench._common import (
 )
 from bench._proc import CpuMeter, start_child
 from tests.e2e.proc import AppProcess, stored_jobs
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Message
 from tests.fakes.twelvelabs import Call, FakeTwelveLabs
 from tests.slack_driver import SlackDriver, message_event, next_ts
 
@@ -111,12 +112,16 @@ async def send_burst(
 
 
 def look(slack: FakeSlack, links: list[Link], *, naive: bool) -> None:
-    """Read each unsettled link's thread: a result (gistbot's has a Regenerate button; the
-    naive bot's is any reply that isn't an error) or an error (:x:)."""
+    """Read the threads of unsettled links: a result (gistbot's has a Regenerate button; the
+    naive bot's is any reply that isn't an error) or an error (:x:). One read of the channel
+    (the fake's lock, and the GIL the fakes share with this loop, are held briefly)."""
+    threads: dict[str | None, list[Message]] = {}
+    for message in slack.messages(CHANNEL):
+        threads.setdefault(message.thread_ts, []).append(message)
     for link in links:
         if link.settled:
             continue
-        for message in slack.thread(CHANNEL, link.ts):
+        for message in threads.get(link.ts, []):
             text = str(message.blocks) + message.text
             if message.deleted:
                 continue
@@ -133,7 +138,7 @@ async def wait_settled(
         look(slack, links, naive=naive)
         if all(link.settled for link in links):
             return True
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     look(slack, links, naive=naive)
     return all(link.settled for link in links)
 
@@ -275,7 +280,7 @@ async def one_run(kind: str, args: argparse.Namespace, video: bytes) -> dict[str
             links = [
                 Link(i, f"{site.url}/{kind}-{i:04d}.mp4", next_ts()) for i in range(args.links)
             ]
-            cpu = CpuMeter({"bot": pid})
+            cpu = CpuMeter({"bot": pid, "fakes": os.getpid()})
             started = time.monotonic()
             await send_burst(driver, slack, links, args.over)
             settled = await wait_settled(
@@ -351,6 +356,8 @@ def summary(data: dict[str, Any]) -> str:
     for q in ("p50_ms", "p90_ms", "max_ms"):
         out.append(f"{'link → result ' + q:28}" + cells("time_to_result", q))
     out.append(f"{'bot CPU %':28}" + cells("cpu_percent", "bot"))
+    out.append(f"{'fakes CPU % (this process)':28}" + cells("cpu_percent", "fakes"))
+    out.append(f"{'other processes CPU %':28}" + cells("cpu_percent", "others"))
     out.append(f"{'peak analyses in flight':28}" + cells("slots", "peak_in_slot"))
     for q in ("p50_ms", "max_ms"):
         out.append(f"{'link → first asset poll ' + q[:3]:28}" + cells("slots", "link_to_slot", q))
