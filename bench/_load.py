@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ import httpx
 from bench._common import SIGNING_SECRET, percentile, summarize_ms
 
 CHANNEL = "C0BENCH01"
-GOAL_P99_MS = 20.0
+# The issue's goal: p99 at most 1.5× a no-op Bolt app's, measured in the same run, and no
+# ack over 30 ms.
+GOAL_P99_RATIO = 1.5
+GOAL_MAX_MS = 30.0
 
 
 @dataclass
@@ -91,28 +95,31 @@ class Load:
         except httpx.HTTPError as exc:
             shot.error = f"{type(exc).__name__}: {exc}"
 
-    def floor_twin(self, shot: Shot, floor_url: str) -> Shot:
-        """The same signed request, sent to the floor server instead of the app."""
+    def twin(self, shot: Shot, url: str, kind: str) -> Shot:
+        """The same signed request, sent to a reference server (`url`) instead of the app."""
         req = shot.request
         twin = self.client.build_request(
-            "POST", floor_url, content=req.content, headers=dict(req.headers)
+            "POST", url, content=req.content, headers=dict(req.headers)
         )
-        return Shot("floor", twin)
+        return Shot(kind, twin)
 
     async def steady(
-        self, shots: list[Shot], rate: float, floor: list[Shot] | None = None
+        self, shots: list[Shot], rate: float, twins: Sequence[list[Shot]] = ()
     ) -> float:
         """Send `shots` at `rate` per second, open loop (each on its own task, on schedule
-        whatever the previous answers do). `floor` shots go half a period later each.
-        Returns the elapsed seconds."""
+        whatever the previous answers do). The k-th of the `twins` lists (copies of the same
+        requests for reference servers) goes (k+1)/(len(twins)+1) of a period later, so no
+        two copies compete for the CPU at the same moment. Returns the elapsed seconds."""
         start = time.perf_counter() + 0.05
         plan: list[Shot] = []
         for i, shot in enumerate(shots):
             shot.scheduled = start + i / rate
             plan.append(shot)
-        for i, shot in enumerate(floor or []):
-            shot.scheduled = start + (i + 0.5) / rate
-            plan.append(shot)
+        for k, copies in enumerate(twins):
+            offset = (k + 1) / (len(twins) + 1)
+            for i, shot in enumerate(copies):
+                shot.scheduled = start + (i + offset) / rate
+                plan.append(shot)
         plan.sort(key=lambda s: s.scheduled)
         tasks: list[asyncio.Task[None]] = []
         for shot in plan:
@@ -144,7 +151,7 @@ def shots_report(shots: list[Shot], elapsed_s: float | None = None) -> dict[str,
         "by_kind": by_kind,
         "statuses": dict(Counter(str(s.status) for s in shots)),
         "errors": [s.error for s in shots if s.error][:10],
-        "over_goal": sum(1 for s in ok if (s.latency_ms or 0) > GOAL_P99_MS),
+        "over_goal": sum(1 for s in ok if (s.latency_ms or 0) > GOAL_MAX_MS),
     }
     if elapsed_s:
         report["achieved_rate_per_s"] = round(len(shots) / elapsed_s, 2)
@@ -245,13 +252,22 @@ def top_frames(raw: Path, limit: int = 25) -> dict[str, Any]:
     }
 
 
-async def wait_for_tasks(monitor: Monitor, jobs: int, timeout_s: float) -> dict[str, Any]:
+async def wait_for_tasks(
+    monitor: Monitor, tasks: int, jobs: int, timeout_s: float
+) -> dict[str, Any]:
+    """Until the fake has `tasks` analysis tasks and the app `jobs` jobs in flight (beyond
+    GIST_MAX_CONCURRENT_ANALYSES, jobs wait for a turn without a task)."""
     deadline = time.monotonic() + timeout_s
     while True:
         stats = await monitor.stats()
         created = stats["tl_calls"].get("POST /analyze/tasks", 0)
-        if created >= jobs and sum(stats["tl_tasks"].values()) >= jobs:
-            return stats
+        health = (await monitor.client.get(monitor.app_url + "/healthz")).json()
+        in_flight = int(health.get("jobs_in_flight") or 0)
+        if created >= tasks and sum(stats["tl_tasks"].values()) >= tasks and in_flight >= jobs:
+            return stats | {"app_jobs_in_flight": in_flight}
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {created}/{jobs} analysis tasks after {timeout_s:g}s")
+            raise TimeoutError(
+                f"{created}/{tasks} analysis tasks, {in_flight}/{jobs} jobs in flight "
+                f"after {timeout_s:g}s"
+            )
         await asyncio.sleep(0.5)
