@@ -253,21 +253,28 @@ def top_frames(raw: Path, limit: int = 25) -> dict[str, Any]:
 
 
 async def wait_for_tasks(
-    monitor: Monitor, tasks: int, jobs: int, timeout_s: float
+    monitor: Monitor, tasks: int, jobs: int, timeout_s: float, settle_s: float = 3.0
 ) -> dict[str, Any]:
-    """Until the fake has `tasks` analysis tasks and the app `jobs` jobs in flight (beyond
-    GIST_MAX_CONCURRENT_ANALYSES, jobs wait for a turn without a task)."""
+    """Until the app has `jobs` jobs in flight, each past its start (placeholder posted, asset
+    created), and the fake `tasks` analysis tasks (beyond GIST_MAX_CONCURRENT_ANALYSES, jobs
+    wait for a turn without one); then `settle_s` more, so the loaded phase measures the app
+    holding its jobs, not still taking in the warm-up burst."""
     deadline = time.monotonic() + timeout_s
     while True:
         stats = await monitor.stats()
-        created = stats["tl_calls"].get("POST /analyze/tasks", 0)
         health = (await monitor.client.get(monitor.app_url + "/healthz")).json()
-        in_flight = int(health.get("jobs_in_flight") or 0)
-        if created >= tasks and sum(stats["tl_tasks"].values()) >= tasks and in_flight >= jobs:
-            return stats | {"app_jobs_in_flight": in_flight}
+        have = {
+            "analysis tasks": sum(stats["tl_tasks"].values()),
+            "assets": sum(stats["tl_assets"].values()),
+            "placeholders": stats["slack_calls"].get("chat.postMessage", 0),
+            "jobs in flight": int(health.get("jobs_in_flight") or 0),
+        }
+        want = {"analysis tasks": tasks, "assets": jobs, "placeholders": jobs}
+        want["jobs in flight"] = jobs
+        if all(have[k] >= n for k, n in want.items()):
+            await asyncio.sleep(settle_s)
+            return stats | {"app_jobs_in_flight": have["jobs in flight"]}
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"{created}/{tasks} analysis tasks, {in_flight}/{jobs} jobs in flight "
-                f"after {timeout_s:g}s"
-            )
+            missing = ", ".join(f"{have[k]}/{n} {k}" for k, n in want.items())
+            raise TimeoutError(f"after {timeout_s:g}s: {missing}")
         await asyncio.sleep(0.5)
