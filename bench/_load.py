@@ -1,6 +1,6 @@
-"""The load generator of `bench.ack_latency`: signed Slack event requests sent open loop and
-timed (send → response headers), the app's `/healthz` and the fakes' `/stats` sampled, and an
-optional py-spy profile of the app."""
+"""The load generator of `bench.ack_latency` and its reports: signed Slack event requests
+sent open loop and timed (send → response headers), the app's `/healthz` and the fakes'
+`/stats` sampled, and an optional py-spy profile of the app."""
 
 from __future__ import annotations
 
@@ -164,6 +164,35 @@ def shots_report(shots: list[Shot], elapsed_s: float | None = None) -> dict[str,
     return report
 
 
+def latencies(shots: list[Shot]) -> dict[str, Any]:
+    return summarize_ms([s.latency_ms for s in shots if s.latency_ms is not None])
+
+
+def loaded_detail(shots: list[Shot], copies: dict[str, list[Shot]]) -> dict[str, Any]:
+    """Every event's latency (`series`: [kind, s after the first send, ms]) and the slowest."""
+    t0 = min(s.sent for s in shots)
+
+    def slowest(sent: list[Shot], n: int) -> list[dict[str, Any]]:
+        top = sorted(sent, key=lambda s: -(s.latency_ms or 0.0))[:n]
+        return [
+            {"kind": s.kind, "ms": round(s.latency_ms or 0.0, 3), "at_s": round(s.sent - t0, 3)}
+            for s in top
+        ]
+
+    out: dict[str, Any] = {
+        # `t0_monotonic` is CLOCK_MONOTONIC (shared by all processes) at the first send.
+        "t0_monotonic": t0,
+        "series": [[s.kind, round(s.sent - t0, 4), round(s.latency_ms or -1.0, 3)] for s in shots],
+        "slowest": slowest(shots, 20),
+    }
+    for name, sent in copies.items():
+        out[f"{name}_series"] = [
+            [round(s.sent - t0, 4), round(s.latency_ms or -1.0, 3)] for s in sent
+        ]
+        out[f"slowest_{name}"] = slowest(sent, 10)
+    return out
+
+
 # --------------------------------------------------------------------------- monitoring
 
 
@@ -197,6 +226,41 @@ class Monitor:
             self.samples.append(sample)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def monitored(
+    monitor: Monitor, before: dict[str, Any], after: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
+    """What the app and the fakes did while loaded: jobs in flight, tasks, background calls."""
+    in_flight = [s["jobs_in_flight"] for s in monitor.samples if "jobs_in_flight" in s]
+    unfinished = [
+        sum(n for st, n in s["tl_tasks"].items() if st not in ("ready", "failed"))
+        for s in monitor.samples
+        if "tl_tasks" in s
+    ]
+
+    def delta(key: str) -> dict[str, float]:
+        return {
+            k: round((v - before[key].get(k, 0)) / elapsed, 2)
+            for k, v in after[key].items()
+            if v - before[key].get(k, 0)
+        }
+
+    return {
+        "jobs_in_flight": {
+            "min": min(in_flight, default=None),
+            "max": max(in_flight, default=None),
+            "at_start": in_flight[0] if in_flight else None,
+            "at_end": in_flight[-1] if in_flight else None,
+        },
+        "tl_tasks_unfinished": {
+            "min": min(unfinished, default=None),
+            "max": max(unfinished, default=None),
+        },
+        "healthz": summarize_ms([s["healthz_ms"] for s in monitor.samples if "healthz_ms" in s]),
+        "background_calls_per_s": {"twelvelabs": delta("tl_calls"), "slack": delta("slack_calls")},
+        "samples": monitor.samples,
+    }
 
 
 def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:

@@ -1,7 +1,7 @@
 """Ack latency of signed Slack events while a thousand jobs are in flight, against a no-op
 Bolt app receiving the same events in the same run.
 
-    .venv/bin/python -m bench.ack_latency --jobs 1000      # the issue's figure (~3 min)
+    .venv/bin/python -m bench.ack_latency                  # 1000 jobs in flight (~3 min)
     .venv/bin/python -m bench.ack_latency --profile        # also py-spy the app (if installed)
 
 Five processes, all on 127.0.0.1 (the helper servers are in `bench/_ack_servers.py`):
@@ -69,7 +69,6 @@ from bench._common import (
     gistbot_exe,
     log_problems,
     machine_info,
-    summarize_ms,
     write_result,
 )
 from bench._load import (
@@ -78,6 +77,9 @@ from bench._load import (
     Load,
     Monitor,
     Shot,
+    latencies,
+    loaded_detail,
+    monitored,
     shots_report,
     start_profiler,
     top_frames,
@@ -116,10 +118,6 @@ def url_of(child: Child) -> str:
     return child.first_line.rsplit(" ", 1)[-1]
 
 
-def latencies(shots: list[Shot]) -> dict[str, Any]:
-    return summarize_ms([s.latency_ms for s in shots if s.latency_ms is not None])
-
-
 async def steady_phase(
     load: Load, shots: list[Shot], rate: float, procs: Procs
 ) -> tuple[dict[str, Any], dict[str, list[Shot]]]:
@@ -137,31 +135,6 @@ async def steady_phase(
     return report, copies
 
 
-def loaded_detail(shots: list[Shot], copies: dict[str, list[Shot]]) -> dict[str, Any]:
-    """Every event's latency (`series`: [kind, s after the first send, ms]) and the slowest."""
-    t0 = min(s.sent for s in shots)
-
-    def slowest(sent: list[Shot], n: int) -> list[dict[str, Any]]:
-        top = sorted(sent, key=lambda s: -(s.latency_ms or 0.0))[:n]
-        return [
-            {"kind": s.kind, "ms": round(s.latency_ms or 0.0, 3), "at_s": round(s.sent - t0, 3)}
-            for s in top
-        ]
-
-    out: dict[str, Any] = {
-        # `t0_monotonic` is CLOCK_MONOTONIC (shared by all processes) at the first send.
-        "t0_monotonic": t0,
-        "series": [[s.kind, round(s.sent - t0, 4), round(s.latency_ms or -1.0, 3)] for s in shots],
-        "slowest": slowest(shots, 20),
-    }
-    for name, sent in copies.items():
-        out[f"{name}_series"] = [
-            [round(s.sent - t0, 4), round(s.latency_ms or -1.0, 3)] for s in sent
-        ]
-        out[f"slowest_{name}"] = slowest(sent, 10)
-    return out
-
-
 async def warm_up(args: argparse.Namespace, load: Load, monitor: Monitor) -> dict[str, Any]:
     """`jobs` new links; wait until they are in flight and the first `cap` have a task."""
     started = time.monotonic()
@@ -174,41 +147,6 @@ async def warm_up(args: argparse.Namespace, load: Load, monitor: Monitor) -> dic
         "acks": shots_report(warm),
         "seconds_to_all_tasks": round(time.monotonic() - started, 2),
         "fakes_at_end": stats,
-    }
-
-
-def monitored(
-    monitor: Monitor, before: dict[str, Any], after: dict[str, Any], elapsed: float
-) -> dict[str, Any]:
-    """What the app and the fakes did while loaded: jobs in flight, tasks, background calls."""
-    in_flight = [s["jobs_in_flight"] for s in monitor.samples if "jobs_in_flight" in s]
-    unfinished = [
-        sum(n for st, n in s["tl_tasks"].items() if st not in ("ready", "failed"))
-        for s in monitor.samples
-        if "tl_tasks" in s
-    ]
-
-    def delta(key: str) -> dict[str, float]:
-        return {
-            k: round((v - before[key].get(k, 0)) / elapsed, 2)
-            for k, v in after[key].items()
-            if v - before[key].get(k, 0)
-        }
-
-    return {
-        "jobs_in_flight": {
-            "min": min(in_flight, default=None),
-            "max": max(in_flight, default=None),
-            "at_start": in_flight[0] if in_flight else None,
-            "at_end": in_flight[-1] if in_flight else None,
-        },
-        "tl_tasks_unfinished": {
-            "min": min(unfinished, default=None),
-            "max": max(unfinished, default=None),
-        },
-        "healthz": summarize_ms([s["healthz_ms"] for s in monitor.samples if "healthz_ms" in s]),
-        "background_calls_per_s": {"twelvelabs": delta("tl_calls"), "slack": delta("slack_calls")},
-        "samples": monitor.samples,
     }
 
 
@@ -428,7 +366,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--jobs", type=int, default=200, help="jobs put in flight first")
+    p.add_argument("--jobs", type=int, default=1000, help="jobs put in flight first")
     p.add_argument("--events", type=int, default=1000, help="events measured while loaded")
     p.add_argument("--rate", type=float, default=20.0, help="events per second")
     p.add_argument("--idle-events", type=int, default=200, help="events measured while idle")
