@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -20,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
+from bot.gcguard import GcGuard
 from bot.gist.service import GistService, twelvelabs_client
 from bot.jobs.assemble import build_runner
 from bot.jobs.guard import Guard
@@ -229,14 +229,15 @@ async def _main(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # Everything allocated at start-up lives as long as the process: keep it out of the
-    # collector's full passes, which otherwise pause the loop (and acks) for tens of ms.
-    gc.collect()
-    gc.freeze()
+    # What start-up made, and each job's long-lived objects, are kept out of the collector's
+    # full passes, which otherwise pause the loop (and acks) for tens of ms.
+    collector = GcGuard(lambda: running.runner.in_flight)
+    collector.start()
     print(f"gistbot ready on {running.url}", flush=True)
     await stop.wait()
     started = time.monotonic()
     log.info("shutting down")
+    await collector.stop()
     await running.stop()
     log.info("stopped in %.1fs", time.monotonic() - started)
     return 0

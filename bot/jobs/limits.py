@@ -1,9 +1,13 @@
 """How many videos are processed and analysed at once: adaptive, like TCP's congestion window.
 
-The limit grows by one for every `limit` calls TwelveLabs answers normally (additive increase)
-and halves when it answers 429 (multiplicative decrease, at most once per `cooldown_s`, so one
-burst of 429s counts once), between 1 and the cap (GIST_MAX_CONCURRENT_ANALYSES). A burst of
-videos then runs at the speed the account allows instead of a fixed width.
+Until the first 429 the limit grows by one for every call TwelveLabs answers normally (slow
+start: it doubles about as fast as the videos in flight make calls); after that by one for
+every `limit` such calls (additive increase). It halves when TwelveLabs answers 429
+(multiplicative decrease, at most once per `cooldown_s`, so one burst of 429s counts once),
+between 1 and the cap (GIST_MAX_CONCURRENT_ANALYSES). A burst of videos then runs at the speed
+the account allows instead of a fixed width. Without slow start the climb from `initial` is
+one step per window of answers: with polls seconds apart, minutes to reach the cap while a
+burst waits for nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class AdaptiveLimit:
         self._cooldown = cooldown_s
         self._clock = clock
         self._last_cut = -1e9
+        self._slow_start = True  # until the first 429
         self._in_use = 0
         self._changed = asyncio.Condition()
 
@@ -40,15 +45,18 @@ class AdaptiveLimit:
         return self._in_use
 
     def observe(self, status: int | None) -> None:
-        """One TwelveLabs answer: 429 → halve; 2xx → grow; anything else says nothing."""
+        """One TwelveLabs answer: 429 → halve (and end slow start); 2xx → grow; anything else
+        says nothing."""
         if status == 429:
             now = self._clock()
             if now - self._last_cut >= self._cooldown:
                 self._last_cut = now
                 self._limit = max(1.0, self._limit / 2)
+            self._slow_start = False
         elif status is not None and 200 <= status < 300 and self._limit < self.cap:
-            grown = int(self._limit + 1.0 / self._limit) > int(self._limit)
-            self._limit = min(float(self.cap), self._limit + 1.0 / self._limit)
+            step = 1.0 if self._slow_start else 1.0 / self._limit
+            grown = int(self._limit + step) > int(self._limit)
+            self._limit = min(float(self.cap), self._limit + step)
             if grown:
                 self._wake()
 

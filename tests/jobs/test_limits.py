@@ -1,4 +1,5 @@
-"""The adaptive concurrency of analyses: additive increase, multiplicative decrease."""
+"""The adaptive concurrency of analyses: slow start, then additive increase; multiplicative
+decrease."""
 
 from __future__ import annotations
 
@@ -15,8 +16,19 @@ class Clock:
         return self.now
 
 
-def test_grows_by_one_per_window_of_answers_up_to_the_cap() -> None:
+def test_slow_start_grows_by_one_per_answer_up_to_the_cap() -> None:
     limit = AdaptiveLimit(10, initial=2, clock=Clock())
+    for _ in range(3):
+        limit.observe(200)
+    assert limit.limit == 5
+    for _ in range(100):
+        limit.observe(202)
+    assert limit.limit == 10  # never past the cap
+
+
+def test_after_a_429_grows_by_one_per_window_of_answers() -> None:
+    limit = AdaptiveLimit(10, initial=4, clock=Clock())
+    limit.observe(429)  # 4 → 2, and slow start is over
     answers = 0
     while limit.limit == 2:
         limit.observe(200)
@@ -24,7 +36,7 @@ def test_grows_by_one_per_window_of_answers_up_to_the_cap() -> None:
     assert limit.limit == 3 and answers == 3  # +1/limit per answer: about one window
     for _ in range(1000):
         limit.observe(202)
-    assert limit.limit == 10  # never past the cap
+    assert limit.limit == 10
 
 
 def test_429_halves_once_per_burst_and_never_below_one() -> None:
@@ -50,7 +62,8 @@ def test_other_answers_change_nothing() -> None:
 
 
 async def test_never_more_in_flight_than_the_limit_and_growth_lets_waiters_in() -> None:
-    limit = AdaptiveLimit(8, initial=2, clock=Clock())
+    limit = AdaptiveLimit(8, initial=4, clock=Clock())
+    limit.observe(429)  # 4 → 2, additive from here
     peak = 0
     gate = asyncio.Event()
 

@@ -15,6 +15,10 @@ Chaos mode (`tests/fakes/chaos.py`): `fake.chaos(p=0.15, seed=1)` makes a seeded
 calls fail at random (429 with and without Retry-After, 5xx, dropped connections, failures after
 the call took effect, 2–4 s stalls); `fake.chaos_counts()` / `fake.chaos_report()` count them;
 `fake.chaos(None)` ends it. Over HTTP: `GET/POST/DELETE /_fake/chaos`.
+
+Rate limit: `FakeTwelveLabs(rate_limit_per_s=20)` answers 429 (with `Retry-After`, or the empty
+body with `rate_limit_retry_after=False`) to API calls beyond a token bucket of 20 a second
+(`rate_limit_burst` deep); `fake.rate_limited` counts them.
 """
 
 from tests.fakes.twelvelabs.server import KNOBS, FakeTwelveLabs

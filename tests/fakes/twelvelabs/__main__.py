@@ -1,8 +1,10 @@
 """Run the fake TwelveLabs API standalone: prints its base URL, serves until SIGINT/SIGTERM.
 
 python -m tests.fakes.twelvelabs --host 127.0.0.1 --port 8787 --api-key tl-local [--chaos 0.15]
+    [--rate-limit 20]
 
 `--chaos P` makes a share P of API requests fail at random (`/_fake/chaos` reads or changes it).
+`--rate-limit N` answers 429 with Retry-After beyond N API calls a second (a token bucket).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-seconds", type=float, default=3.0, help="indexing time")
     parser.add_argument("--chunk-size", type=int, default=5 * 1024 * 1024)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per response")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="API calls per second (429 beyond it)"
+    )
     add_cli_options(parser)
     args = parser.parse_args(argv)
 
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         index_processing_s=args.index_seconds,
         multipart_chunk_size=args.chunk_size,
         latency_s=args.latency,
+        rate_limit_per_s=args.rate_limit,
     )
     stop = threading.Event()
 

@@ -22,6 +22,7 @@ import aiohttp
 
 from tests.fakes.base import LoopbackServer
 from tests.fakes.twelvelabs.fetch import Fetched, fetch_url
+from tests.fakes.twelvelabs.ratelimit import TokenBucket
 from tests.fakes.twelvelabs.state import (
     AssetState,
     Call,
@@ -49,6 +50,9 @@ KNOBS = (
     "analysis_finish_reason",
     "analysis_length_times",
     "index_name_conflict_status",
+    "rate_limit_per_s",
+    "rate_limit_burst",
+    "rate_limit_retry_after",
 )
 
 
@@ -82,6 +86,9 @@ class TwelveLabsCore(LoopbackServer[Call]):
         analysis_finish_reason: str | None = None,
         analysis_length_times: int = 0,
         index_name_conflict_status: int = 400,
+        rate_limit_per_s: float | None = None,
+        rate_limit_burst: float | None = None,
+        rate_limit_retry_after: bool = True,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -98,6 +105,11 @@ class TwelveLabsCore(LoopbackServer[Call]):
         self.analysis_finish_reason: str | None = analysis_finish_reason
         self.analysis_length_times = analysis_length_times
         self.index_name_conflict_status = index_name_conflict_status
+        # The account's rate limit over all API calls (`ratelimit.py`); None: unlimited.
+        self.rate_limit_per_s = rate_limit_per_s
+        self.rate_limit_burst = rate_limit_burst
+        self.rate_limit_retry_after = rate_limit_retry_after
+        self._bucket = TokenBucket()
 
         self.assets: dict[str, AssetState] = {}
         self.tasks: dict[str, TaskState] = {}
@@ -124,6 +136,11 @@ class TwelveLabsCore(LoopbackServer[Call]):
     def calls(self) -> list[Call]:
         """Every request received, oldest first (the live list: tests may clear it)."""
         return self._calls
+
+    @property
+    def rate_limited(self) -> int:
+        """API calls the rate limit (`rate_limit_per_s`) answered with 429."""
+        return self._bucket.refused
 
     def count(self, method: str, template: str) -> int:
         return sum(
@@ -183,6 +200,7 @@ class TwelveLabsCore(LoopbackServer[Call]):
     def _clear_state(self) -> None:
         self.clear_faults()
         self._chaos.configure(None)
+        self._bucket.reset()
         self._calls.clear()
         self.assets.clear()
         self.tasks.clear()

@@ -16,6 +16,7 @@ from tests.fakes.base import Route
 from tests.fakes.chaos import drop_connection
 from tests.fakes.twelvelabs import chaos as chaos_faults
 from tests.fakes.twelvelabs.core import TwelveLabsCore
+from tests.fakes.twelvelabs.ratelimit import retry_after_header
 from tests.fakes.twelvelabs.state import Call, Fault
 from tests.fakes.twelvelabs.wire import API_PREFIX, CALL, ApiError, error_body, json_response
 
@@ -65,7 +66,7 @@ class Gateway(TwelveLabsCore):
             return await handler(request)
         template = self._template_of(request)
         call = self._new_call(request, template)
-        fault = self._fault_for(request.method, template, call)
+        fault = self._fault_for(request.method, template, call) or self._over_rate(template)
         if fault is not None and fault.delay_s > 0 and fault.kind != "stall-after":
             await asyncio.sleep(fault.delay_s)
         if fault is not None and fault.kind == "drop":
@@ -112,6 +113,18 @@ class Gateway(TwelveLabsCore):
                 call.chaos = injected.kind
                 fault = chaos_faults.as_fault(injected)
         return fault
+
+    def _over_rate(self, template: str) -> Fault | None:
+        """A 429 when the account's rate limit is spent (API calls only)."""
+        rate = self.rate_limit_per_s
+        if rate is None or template == UPLOAD_TEMPLATE:
+            return None
+        wait_s = self._bucket.take(rate, self.rate_limit_burst)
+        if wait_s is None:
+            return None
+        if not self.rate_limit_retry_after:
+            return Fault(method="*", path="*", kind="429-empty")
+        return Fault(method="*", path="*", kind="429", retry_after=retry_after_header(wait_s))
 
     async def _handle(
         self, request: web.Request, handler: Handler, template: str
