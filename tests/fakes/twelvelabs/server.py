@@ -53,6 +53,7 @@ from tests.fakes.twelvelabs.state import (
     rfc3339,
     utcnow,
 )
+from tests.fakes.twelvelabs.webhooks import Delivery, deliver
 
 API_PREFIX = "/v1.3"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,6 +73,9 @@ KNOBS = (
     "analysis_finish_reason",
     "analysis_length_times",
     "index_name_conflict_status",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_delay_s",
 )
 
 ANALYSIS_MODELS = ("pegasus1.5", "pegasus1.6")
@@ -195,6 +199,10 @@ class FakeTwelveLabs:
         analysis_finish_reason: str | None = None,
         analysis_length_times: int = 0,
         index_name_conflict_status: int = 400,
+        task_processing_for: Callable[[TaskState], float] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str = "",
+        webhook_delay_s: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.asset_processing_s = asset_processing_s
@@ -210,6 +218,14 @@ class FakeTwelveLabs:
         self.analysis_finish_reason: str | None = analysis_finish_reason
         self.analysis_length_times = analysis_length_times
         self.index_name_conflict_status = index_name_conflict_status
+        # Per-task analysis time (given the task, its `duration` known): overrides
+        # task_processing_s. An attribute, not a knob (not JSON).
+        self.task_processing_for = task_processing_for
+        # Set: every task that ends is announced there as a signed webhook event.
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.webhook_delay_s = webhook_delay_s
+        self.webhook_deliveries: list[Delivery] = []
 
         self.calls: list[Call] = []
         self.assets: dict[str, AssetState] = {}
@@ -231,6 +247,7 @@ class FakeTwelveLabs:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._hook_session: aiohttp.ClientSession | None = None  # webhook deliveries
         self._workdir: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -314,9 +331,10 @@ class FakeTwelveLabs:
 
     async def _shutdown(self) -> None:
         await self._cancel_background()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._hook_session):
+            if session is not None:
+                await session.close()
+        self._session = self._hook_session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -403,6 +421,7 @@ class FakeTwelveLabs:
         self.indexed_assets.clear()
         self.uploads.clear()
         self.mark_task_ready_at.clear()
+        self.webhook_deliveries.clear()
         self._presigned.clear()
         self._idempotency.clear()
         if self._workdir is not None:
@@ -1748,6 +1767,32 @@ class FakeTwelveLabs:
         start: float,
     ) -> None:
         span = self.task_processing_s
+        if self.task_processing_for is not None:
+            span = self.task_processing_for(task)
+        try:
+            await self._settle_task(task, source, pending, schema, start, span)
+        finally:
+            if self.webhook_url and task.status in ("ready", "failed"):
+                self._spawn(self._announce(task))
+
+    async def _announce(self, task: TaskState) -> None:
+        if self._hook_session is None:
+            self._hook_session = aiohttp.ClientSession()
+        assert self.webhook_url is not None
+        delivery = await deliver(
+            self._hook_session, self.webhook_url, self.webhook_secret, task, self.webhook_delay_s
+        )
+        self.webhook_deliveries.append(delivery)
+
+    async def _settle_task(
+        self,
+        task: TaskState,
+        source: _Source | None,
+        pending: Awaitable[_Source] | None,
+        schema: dict[str, Any] | None,
+        start: float,
+        span: float,
+    ) -> None:
         await self._sleep_until(start + span * 0.25)
         task.status = "pending"
         await self._sleep_until(start + span * 0.5)
