@@ -16,7 +16,6 @@ early (a webhook) simply carries on from wherever it is.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Protocol
 __all__ = ["BUDGET", "Backoff", "ReadyTimes", "Schedule", "Window", "expected_polls", "plan"]
 
 # Polls the learned schedule may spend, in expectation, relative to the plain backoff.
-BUDGET = 1.3
+BUDGET = 1.2
 # Dense spacings tried, in units of the backoff's first interval (1 s by default), finest
 # first; the first that fits the budget wins.
 DENSE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -144,16 +143,16 @@ def plan(
 class ReadyTimes:
     """How long recent resources of one kind took to finish, and how big they were.
 
-    In memory, per process: the newest `keep` finished resources. `predict(size)` scales the
-    finishing times of the `neighbours` nearest in size (by ratio) to `size`: a resource twice
-    as long is expected to take twice as long as its neighbour did. Without a size, the plain
-    finishing times of resources that had none are the prediction.
+    In memory, per process: the newest `keep` finished resources. `predict(size)` fits
+    log(time) = a + b·log(size) to them (least squares, b kept within 0…1.5: from "size does
+    not matter" to "a bit worse than proportional") and returns the fit at `size` with each
+    past resource's own deviation from the fit applied: a spread as wide as history shows.
+    Without a size, the plain finishing times of resources that had none are the prediction.
     """
 
-    def __init__(self, keep: int = 100, min_samples: int = 5, neighbours: int = 25) -> None:
+    def __init__(self, keep: int = 100, min_samples: int = 5) -> None:
         self.min_samples = min_samples
-        self.neighbours = neighbours
-        self._sized: deque[tuple[float, float]] = deque(maxlen=keep)  # (size, took)
+        self._sized: deque[tuple[float, float]] = deque(maxlen=keep)  # (log size, log took)
         self._unsized: deque[float] = deque(maxlen=keep)
 
     def __len__(self) -> int:
@@ -163,7 +162,7 @@ class ReadyTimes:
         if not math.isfinite(took_s) or took_s <= 0:
             return
         if size is not None and math.isfinite(size) and size > 0:
-            self._sized.append((float(size), float(took_s)))
+            self._sized.append((math.log(size), math.log(took_s)))
         else:
             self._unsized.append(float(took_s))
 
@@ -175,19 +174,13 @@ class ReadyTimes:
             return sorted(self._unsized)
         if len(self._sized) < self.min_samples:
             return None
-        by_size = sorted(self._sized)
-        sizes = [s for s, _ in by_size]
-        # The `neighbours` nearest by log-size: a window over the sorted list around `size`.
-        count = min(self.neighbours, len(by_size))
-        at = bisect.bisect_left(sizes, size)
-        start = max(0, min(at - count // 2, len(by_size) - count))
-        while start > 0 and _farther(sizes[start + count - 1], sizes[start - 1], size):
-            start -= 1
-        while start + count < len(by_size) and _farther(sizes[start], sizes[start + count], size):
-            start += 1
-        return sorted(took * size / s for s, took in by_size[start : start + count])
-
-
-def _farther(a: float, b: float, size: float) -> bool:
-    """Whether `a` is farther from `size` than `b` is, on a log scale."""
-    return abs(math.log(a / size)) > abs(math.log(b / size))
+        xs = [x for x, _ in self._sized]
+        ys = [y for _, y in self._sized]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        var = sum((x - mx) ** 2 for x in xs)
+        # All of one size so far: assume time grows with size, the usual case for video.
+        b = 1.0 if var < 1e-9 else sum((x - mx) * (y - my) for x, y in self._sized) / var
+        b = min(1.5, max(0.0, b))
+        a = my - b * mx
+        at = a + b * math.log(size)
+        return sorted(math.exp(at + (y - a - b * x)) for x, y in self._sized)

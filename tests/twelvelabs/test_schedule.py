@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import statistics
 
 import pytest
 
@@ -79,18 +80,45 @@ def test_dense_spacing_scales_with_the_initial_interval() -> None:
     assert isinstance(plan([0.3] * 10, initial_s=0.1, factor=1.5, max_interval_s=0.1), Backoff)
 
 
-def test_ready_times_need_a_few_samples_then_scale_neighbours_by_size() -> None:
-    times = ReadyTimes(min_samples=3, neighbours=3)
+def test_ready_times_need_a_few_samples_then_follow_size() -> None:
+    times = ReadyTimes(min_samples=3)
     times.observe(10.0, size=10.0)
     times.observe(20.0, size=20.0)
     assert times.predict(15.0) is None  # too little to go on
     times.observe(40.0, size=40.0)
-    times.observe(400.0, size=100.0)  # far away: not a neighbour of 15
-    times.observe(100.0, size=1000.0)
-    predicted = times.predict(15.0)
-    assert predicted == pytest.approx([15.0, 15.0, 15.0])  # 1 s per second, scaled
-    # The three nearest to 1000 (by ratio) are 1000, 100 and 40, each scaled to 1000.
-    assert times.predict(1000.0) == pytest.approx([100.0, 1000.0, 4000.0])
+    # Time proportional to size, exactly: every past task predicts the same.
+    assert times.predict(15.0) == pytest.approx([15.0, 15.0, 15.0])
+    assert times.predict(100.0) == pytest.approx([100.0] * 3)
+
+
+def test_ready_times_keep_the_spread_history_shows() -> None:
+    times = ReadyTimes(min_samples=3)
+    for size, took in [(10.0, 9.0), (10.0, 11.0), (20.0, 18.0), (20.0, 22.0)]:
+        times.observe(took, size=size)
+    predicted = times.predict(30.0)
+    assert predicted is not None and predicted == sorted(predicted)
+    assert predicted[0] == pytest.approx(27.0, rel=0.01) and predicted[-1] == pytest.approx(
+        33.0, rel=0.01
+    )
+
+
+def test_ready_times_ignore_a_size_that_does_not_matter() -> None:
+    rng = random.Random(3)
+    times = ReadyTimes()
+    for _ in range(100):
+        times.observe(rng.uniform(5, 60), size=rng.uniform(5, 60))
+    short, long = times.predict(5.0), times.predict(60.0)
+    assert short is not None and long is not None
+    # Scaling by size would make the 60 s prediction 12x the 5 s one; it is about the same.
+    assert 0.5 < statistics.median(long) / statistics.median(short) < 2.0
+    assert 20 < statistics.median(short) < 45
+
+
+def test_one_size_so_far_means_time_grows_with_size() -> None:
+    times = ReadyTimes(min_samples=2)
+    times.observe(10.0, size=10.0)
+    times.observe(12.0, size=10.0)
+    assert times.predict(20.0) == pytest.approx([20.0, 24.0])
 
 
 def test_ready_times_without_size_and_bad_observations() -> None:
