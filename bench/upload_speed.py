@@ -15,6 +15,10 @@ answers just enough of the TwelveLabs upload API. Per repeat and mode, alternati
   route); multipart as one `curl -T` PUT of the whole file (line rate, one stream). Timed by
   curl's own `time_total`; CPU from the child's rusage.
 - plain: the same file as one streamed PUT by a bare httpx loop (8 MiB reads), for context.
+- before (with `--before DIR`): gistbot's upload from another source tree, e.g.
+  `git archive <commit> bot | tar -x -C DIR`, interleaved with the rest.
+
+The Python uploads run `bench/_upload_child.py` with `PYTHONPATH` set to the source tree.
 
 Files are written once to a temporary directory and read once before measuring, so every
 reader gets them from the page cache. Ratio = gistbot MiB/s ÷ curl MiB/s (median of the
@@ -25,7 +29,6 @@ load average is recorded. Results: bench/out/upload_speed-*.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import resource
@@ -42,6 +45,7 @@ from typing import Any
 from bench._common import MIB, REPO, machine_info, start_server, write_result
 
 NAME = "upload_speed"
+CHILD = REPO / "bench" / "_upload_child.py"
 GOAL_RATIO = 0.8
 GOAL_GROWTH_MIB = 64.0
 
@@ -60,103 +64,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-plain", action="store_true", help="skip the bare httpx PUT")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temporary files")
     p.add_argument("--timeout", type=float, default=300.0, help="per upload (s)")
-    # Internal: one gistbot upload in this (fresh) process.
-    p.add_argument("--client", choices=("gistbot", "plain"), help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--piece-kib", type=int, default=None, help="override the client's read piece (tuning)"
+    )
+    p.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="also measure the `bot` package of this source tree (e.g. an older commit's "
+        "`git archive`), interleaved: a before/after in one run",
+    )
     return p.parse_args(argv)
-
-
-# ---------------------------------------------------------------------------- in the child
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux ≥ 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def _gistbot_upload(port: int, path: Path) -> dict[str, Any]:
-    from bot.twelvelabs import TwelveLabsClient
-
-    seen = [0]
-
-    async def progress(done: int, total: int | None) -> None:
-        seen[0] = done  # the app turns this into a throttled Slack edit
-
-    async with TwelveLabsClient("tlk-bench", f"http://127.0.0.1:{port}/v1.3") as client:
-        rss = _status_kib("VmRSS")
-        reset = _reset_peak()
-        cpu, started = _cpu_s(), time.monotonic()
-        asset = await client.assets.upload(path, progress=progress)
-        elapsed, cpu = time.monotonic() - started, _cpu_s() - cpu
-        hwm = _status_kib("VmHWM")
-    return {
-        "elapsed_s": elapsed,
-        "cpu_s": cpu,
-        "rss_before_kib": rss,
-        "hwm_kib": hwm,
-        "hwm_reset": reset,
-        "asset_id": asset.id,
-        "progress_last": seen[0],
-    }
-
-
-async def _plain_put(port: int, path: Path) -> dict[str, Any]:
-    import httpx
-
-    size = (await asyncio.to_thread(path.stat)).st_size
-
-    async def body() -> Any:
-        handle = await asyncio.to_thread(path.open, "rb")
-        try:
-            while data := await asyncio.to_thread(handle.read, 8 * MIB):
-                yield data
-        finally:
-            await asyncio.to_thread(handle.close)
-
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
-        cpu, started = _cpu_s(), time.monotonic()
-        response = await client.put(
-            f"http://127.0.0.1:{port}/sink/plain",
-            content=body(),
-            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-        )
-        elapsed, cpu = time.monotonic() - started, _cpu_s() - cpu
-    response.raise_for_status()
-    return {"elapsed_s": elapsed, "cpu_s": cpu}
-
-
-def child_main(args: argparse.Namespace) -> int:
-    job = _gistbot_upload if args.client == "gistbot" else _plain_put
-    print(json.dumps(asyncio.run(job(args.port, args.file))), flush=True)
-    return 0
 
 
 # ---------------------------------------------------------------------------- in the parent
 
 
-def _python_child(kind: str, port: int, path: Path, timeout_s: float) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "bench.upload_speed", "--client", kind]
-    argv += ["--port", str(port), "--file", str(path)]
+def _python_child(
+    kind: str, port: int, path: Path, args: argparse.Namespace, src: Path = REPO
+) -> dict[str, Any]:
+    argv = [sys.executable, str(CHILD), kind, str(port), str(path)]
+    if args.piece_kib:
+        argv.append(str(args.piece_kib))
+    env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
-        argv, cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False
+        argv, cwd=src, env=env, capture_output=True, text=True, timeout=args.timeout, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} upload failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -195,18 +127,22 @@ def _speeds(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
 
 def measure(mode: str, path: Path, port: int, args: argparse.Namespace) -> dict[str, Any]:
     size = path.stat().st_size
-    runs: dict[str, list[dict[str, Any]]] = {"gistbot": [], "curl": [], "plain": []}
+    runs: dict[str, list[dict[str, Any]]] = {"gistbot": [], "curl": [], "plain": [], "before": []}
     loads: list[list[float]] = []
     for i in range(max(1, args.repeats)):
         loads.append([round(x, 2) for x in os.getloadavg()])
         order = ["gistbot", "curl"] if i % 2 == 0 else ["curl", "gistbot"]
+        if args.before is not None:
+            order.append("before")
         if not args.no_plain:
             order.append("plain")
         for who in order:
             if who == "curl":
                 runs["curl"].append(_curl(mode, port, path, args.timeout))
+            elif who == "before":
+                runs[who].append(_python_child("gistbot", port, path, args, args.before))
             else:
-                runs[who].append(_python_child(who, port, path, args.timeout))
+                runs[who].append(_python_child(who, port, path, args))
         print(
             f"upload_speed: {mode} {i + 1}/{args.repeats}: "
             + ", ".join(
@@ -230,6 +166,14 @@ def measure(mode: str, path: Path, port: int, args: argparse.Namespace) -> dict[
     }
     if runs["plain"]:
         out["plain_httpx_put"] = _speeds(runs["plain"], size)
+    if runs["before"]:
+        before = _speeds(runs["before"], size)
+        grown = [(r["hwm_kib"] - r["rss_before_kib"]) / 1024 for r in runs["before"]]
+        before["peak_growth_mib_max"] = round(max(grown), 1)
+        before["ratio_vs_curl_median"] = round(
+            before["mib_per_s_median"] / curl["mib_per_s_median"], 3
+        )
+        out["before"] = before
     out["goal"] = {
         "ratio_ge_0_8": out["ratio_vs_curl_median"] >= GOAL_RATIO,
         "growth_le_64_mib": bool(growth) and max(growth) <= GOAL_GROWTH_MIB,
@@ -290,13 +234,20 @@ def summary(data: dict[str, Any]) -> str:
     ]
     for r in data["modes"]:
         g, c = r["gistbot"], r["curl"]
-        plain = r.get("plain_httpx_put")
+        plain, before = r.get("plain_httpx_put"), r.get("before")
         out += [
             f"  {r['mode']:<9} {r['size_mib']:g} MiB: gistbot {g['mib_per_s_median']} MiB/s "
             f"(best {g['mib_per_s_best']}, {g['cpu_cores_median']} cores, peak growth "
             f"{g['peak_growth_mib_max']} MiB); curl {c['mib_per_s_median']} MiB/s (best "
             f"{c['mib_per_s_best']}, {c['cpu_cores_median']} cores)"
-            + (f"; plain httpx PUT {plain['mib_per_s_median']} MiB/s" if plain else ""),
+            + (f"; plain httpx PUT {plain['mib_per_s_median']} MiB/s" if plain else "")
+            + (
+                f"; before: {before['mib_per_s_median']} MiB/s ({before['cpu_cores_median']} "
+                f"cores, ratio {before['ratio_vs_curl_median']}, peak growth "
+                f"{before['peak_growth_mib_max']} MiB)"
+                if before
+                else ""
+            ),
             f"            ratio gistbot/curl: median {r['ratio_vs_curl_median']}, best "
             f"{r['ratio_vs_curl_best']} → goal {'MET' if all(r['goal'].values()) else 'NOT met'}"
             f" {r['goal']}; load per repeat {r['loadavg_per_repeat']}",
@@ -306,9 +257,6 @@ def summary(data: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.client:
-        return child_main(args)
     print(summary(run(argv)))
     return 0
 
