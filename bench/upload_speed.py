@@ -7,10 +7,13 @@ The sink (`bench._fast_sink`, its own process) discards bytes into one reused bu
 answers just enough of the TwelveLabs upload API. Per repeat and mode, alternating:
 
 - gistbot: `client.assets.upload(path)` with production settings (direct ≤ 200 MB, else
-  multipart with 3 chunks in flight), in a fresh process of its own, with a progress callback
-  like the app's. Timed inside that process around the call (imports and client set-up
-  excluded); its CPU time over the same span; peak RSS growth = VmHWM after the upload
-  (the high-water mark reset just before it through /proc/self/clear_refs) − RSS before it.
+  multipart with 3 chunks in flight), in a fresh process of its own (`bench/_upload_child.py`),
+  with a progress callback like the app's, after an untimed 4 KiB upload (a process's first
+  request pays ~20 ms of lazy imports). Timed inside that process around the call; its CPU
+  time over the same span; peak RSS growth = VmHWM after the upload (the high-water mark
+  reset just before it through /proc/self/clear_refs) − RSS before it. The ratio uses this
+  first big upload; the same upload once more in that process (`gistbot_second_upload`) is
+  what the long-lived app sees.
 - curl: direct as `curl -F method=direct -F file=@…` (a multipart/form-data POST to the same
   route); multipart as one `curl -T` PUT of the whole file (line rate, one stream). Timed by
   curl's own `time_total`; CPU from the child's rusage.
@@ -154,6 +157,11 @@ def measure(mode: str, path: Path, port: int, args: argparse.Namespace) -> dict[
     growth = [
         (r["hwm_kib"] - r["rss_before_kib"]) / 1024 for r in runs["gistbot"] if r["hwm_reset"]
     ]
+    again = [
+        {"elapsed_s": r["again_elapsed_s"], "cpu_s": r["again_cpu_s"]}
+        for r in runs["gistbot"]
+        if "again_elapsed_s" in r
+    ]
     out: dict[str, Any] = {
         "mode": mode,
         "size_mib": round(size / MIB, 1),
@@ -164,6 +172,10 @@ def measure(mode: str, path: Path, port: int, args: argparse.Namespace) -> dict[
         "ratio_vs_curl_best": round(mine["mib_per_s_best"] / curl["mib_per_s_best"], 3),
         "runs": runs,
     }
+    if again:
+        warm = _speeds(again, size)
+        warm["ratio_vs_curl_median"] = round(warm["mib_per_s_median"] / curl["mib_per_s_median"], 3)
+        out["gistbot_second_upload"] = warm
     if runs["plain"]:
         out["plain_httpx_put"] = _speeds(runs["plain"], size)
     if runs["before"]:
@@ -246,6 +258,13 @@ def summary(data: dict[str, Any]) -> str:
                 f"cores, ratio {before['ratio_vs_curl_median']}, peak growth "
                 f"{before['peak_growth_mib_max']} MiB)"
                 if before
+                else ""
+            ),
+            (
+                f"            gistbot's second upload in the same process: "
+                f"{r['gistbot_second_upload']['mib_per_s_median']} MiB/s, ratio "
+                f"{r['gistbot_second_upload']['ratio_vs_curl_median']}"
+                if "gistbot_second_upload" in r
                 else ""
             ),
             f"            ratio gistbot/curl: median {r['ratio_vs_curl_median']}, best "
