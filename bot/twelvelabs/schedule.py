@@ -31,6 +31,7 @@ BUDGET = 1.2
 DENSE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 # The part of the predicted spread covered densely (lower and upper quantile).
 LOW_Q, HIGH_Q = 0.05, 0.95
+PROBES = 32
 
 
 class Schedule(Protocol):
@@ -123,8 +124,12 @@ def plan(
     if not samples:
         return Backoff(*backoff)
     ordered = sorted(samples)
-    budget = BUDGET * expected_polls(lambda: Backoff(*backoff), ordered)
     low, high = _quantile(ordered, LOW_Q), _quantile(ordered, HIGH_Q)
+    # Expectations over at most PROBES evenly spaced quantiles: the same answer, less work
+    # (this runs on the event loop at the start of every wait).
+    if len(ordered) > PROBES:
+        ordered = [_quantile(ordered, (i + 0.5) / PROBES) for i in range(PROBES)]
+    budget = BUDGET * expected_polls(lambda: Backoff(*backoff), ordered)
     for step in DENSE_STEPS:
         dense = step * initial_s
         if dense <= 0 or dense >= max_interval_s:
