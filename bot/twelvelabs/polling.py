@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -43,8 +44,14 @@ class Wakeups:
     """Which resources are being waited on in this process, by id; `wake(id)` cuts their
     current wait short. Only the event loop's thread may call these."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._clock = clock
+        self._last_woke: float | None = None
+
+    def woke_within(self, seconds: float) -> bool:
+        """Whether a `wake` reached a wait in the last `seconds` (webhooks are arriving)."""
+        return self._last_woke is not None and self._clock() - self._last_woke <= seconds
 
     @contextlib.contextmanager
     def watch(self, resource_id: str) -> Iterator[asyncio.Event]:
@@ -67,6 +74,8 @@ class Wakeups:
         events = self._waiting.get(resource_id)
         for event in events or ():
             event.set()
+        if events:
+            self._last_woke = self._clock()
         return bool(events)
 
 

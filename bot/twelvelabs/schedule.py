@@ -2,13 +2,13 @@
 
 `ReadyTimes` remembers, in memory and per process, how long recent resources of one kind took
 (from creation to `ready`) and how big they were (video seconds, bytes). For a new resource of
-a known size it predicts a spread of likely finishing times from the most similar past ones,
-each scaled to the new size. `plan()` turns that spread into a `Window` schedule: sparse polls
-until the spread begins, dense ones while most of it is passing, then a backoff — with no more
-polls, in expectation, than `BUDGET` times what the plain backoff would make for the same
-finishing times. Until enough resources have finished (a new process, the CLI), or when a
-prediction would need more polls than that, the plain `Backoff` runs: the prior is today's
-schedule, never something worse.
+a known size it predicts a spread of likely finishing times: how time has followed size so
+far, with the scatter history shows. `plan()` turns that spread into a `Window` schedule:
+sparse polls until the spread begins, dense ones while most of it is passing, then a backoff —
+with no more polls, in expectation, than `BUDGET` times what the plain backoff would make for
+the same finishing times (`BUDGET_WITH_WEBHOOKS` while webhooks bring the news). Until enough
+resources have finished (a new process, the CLI), or when a prediction would need more polls
+than that, the plain `Backoff` runs: the prior is today's schedule, never something worse.
 
 Schedules are pure functions of the time since the resource was created, so a wait woken
 early (a webhook) simply carries on from wherever it is.
@@ -22,10 +22,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BUDGET", "Backoff", "ReadyTimes", "Schedule", "Window", "expected_polls", "plan"]
+__all__ = [
+    "BUDGET",
+    "BUDGET_WITH_WEBHOOKS",
+    "Backoff",
+    "ReadyTimes",
+    "Schedule",
+    "Window",
+    "expected_polls",
+    "plan",
+]
 
-# Polls the learned schedule may spend, in expectation, relative to the plain backoff.
+# Polls the learned schedule may spend, in expectation, relative to the plain backoff; while
+# webhooks are arriving they bring the news, polling is only the safety net: no extra polls.
 BUDGET = 1.2
+BUDGET_WITH_WEBHOOKS = 1.0
 # Dense spacings tried, in units of the backoff's first interval (1 s by default), finest
 # first; the first that fits the budget wins.
 DENSE_STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -114,11 +125,12 @@ def plan(
     initial_s: float,
     factor: float,
     max_interval_s: float,
+    budget: float = BUDGET,
 ) -> Schedule:
     """The schedule for a resource whose finishing time (s after creation) is like `samples`.
 
-    The finest dense spacing whose expected polls fit the budget; the plain backoff when there
-    is nothing to go on or nothing fits.
+    The finest dense spacing whose expected polls fit `budget` times the plain backoff's;
+    the plain backoff when there is nothing to go on or nothing fits.
     """
     backoff = (initial_s, factor, max_interval_s)
     if not samples:
@@ -129,7 +141,7 @@ def plan(
     # (this runs on the event loop at the start of every wait).
     if len(ordered) > PROBES:
         ordered = [_quantile(ordered, (i + 0.5) / PROBES) for i in range(PROBES)]
-    budget = BUDGET * expected_polls(lambda: Backoff(*backoff), ordered)
+    allowed = budget * expected_polls(lambda: Backoff(*backoff), ordered)
     for step in DENSE_STEPS:
         dense = step * initial_s
         if dense <= 0 or dense >= max_interval_s:
@@ -140,7 +152,7 @@ def plan(
             dense_s=dense,
             sparse_s=max_interval_s,
         )
-        if expected_polls(_fixed(window), ordered) <= budget:
+        if expected_polls(_fixed(window), ordered) <= allowed:
             return window
     return Backoff(*backoff)
 

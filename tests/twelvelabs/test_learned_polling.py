@@ -162,3 +162,17 @@ async def test_cancelling_a_wait_leaves_nothing_behind() -> None:
     assert not wakeups.waiting("t1")
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert all(t.done() for t in others)
+
+
+def test_wakeups_remember_when_a_wake_last_reached_a_wait() -> None:
+    now = [100.0]
+    wakeups = Wakeups(clock=lambda: now[0])
+    assert not wakeups.woke_within(3600)
+    assert not wakeups.wake("nobody-waits")  # an event for a task not polled here
+    assert not wakeups.woke_within(3600)
+    with wakeups.watch("t1"):
+        assert wakeups.wake("t1")
+    now[0] += 3000
+    assert wakeups.woke_within(3600)
+    now[0] += 601
+    assert not wakeups.woke_within(3600)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.twelvelabs.schedule import (
     BUDGET,
+    BUDGET_WITH_WEBHOOKS,
     Backoff,
     ReadyTimes,
     Schedule,
@@ -139,3 +140,14 @@ def test_ready_times_keep_only_the_newest() -> None:
     for took in (1.0, 2.0, 3.0, 4.0):
         times.observe(took)
     assert times.predict() == [2.0, 3.0, 4.0]
+
+
+def test_with_webhooks_arriving_polls_cost_no_more_than_the_backoff() -> None:
+    rng = random.Random(11)
+    samples = [rng.uniform(5, 60) for _ in range(100)]
+    backoff = expected_polls(lambda: Backoff(1.0, 1.5, 10.0), samples)
+    relaxed = plan(samples, **PROD, budget=BUDGET_WITH_WEBHOOKS)
+    assert expected_polls(lambda: relaxed, samples) <= BUDGET_WITH_WEBHOOKS * backoff
+    usual = plan(samples, **PROD)
+    if isinstance(relaxed, Window) and isinstance(usual, Window):
+        assert relaxed.dense_s >= usual.dense_s

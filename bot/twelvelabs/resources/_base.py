@@ -1,8 +1,9 @@
 """What every resource shares: the session, one typed call, polling a resource to `ready`.
 
-A resource that knows when its things were created (`_Births`) polls them on a learned
-schedule (`schedule.py`) and learns from each one that finishes; a resource id a `Wakeups`
-holds can be woken early (a webhook). Everything learned stays in this process's memory.
+A resource polls what it created itself (`_born`) on a schedule learned from the ones of the
+same kind that finished before (`ready_times`, `schedule.py`), and learns from each one that
+finishes; anything else on the plain backoff. A wait can be cut short through `wakeups` (a
+webhook). Everything learned stays in this process's memory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pydantic
 from .. import errors
 from ..polling import PollSettings, StatusCb, Wakeups, poll_until
 from ..retry import RetryMode
-from ..schedule import ReadyTimes, Schedule, plan
+from ..schedule import BUDGET, BUDGET_WITH_WEBHOOKS, ReadyTimes, Schedule, plan
 from ..session import ApiSession, parse_model
 
 __all__ = ["Birth", "Clock", "Resource", "Watch"]
@@ -26,6 +27,7 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 Clock = Callable[[], float]
 
 _MAX_BIRTHS = 2000  # created here and not yet awaited to the end; oldest forgotten first
+WEBHOOKS_LIVE_S = 3600.0  # a webhook woke a wait this recently: they are arriving
 
 
 class _Polled(Protocol):
@@ -101,11 +103,13 @@ class Resource:
         kind = kind or birth.kind
         size = size if size is not None else birth.size
         samples = self._times(kind).predict(size)
+        live = self.wakeups.woke_within(WEBHOOKS_LIVE_S)
         schedule = plan(
             samples,
             initial_s=self._poll.initial_s,
             factor=self._poll.factor,
             max_interval_s=self._poll.max_interval_s,
+            budget=BUDGET_WITH_WEBHOOKS if live else BUDGET,
         )
         return Watch(birth.at, schedule)
 

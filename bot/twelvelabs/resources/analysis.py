@@ -52,7 +52,7 @@ def custom_id_for(idempotency_key: str) -> str:
 
 def is_ours(custom_id: str | None) -> bool:
     """Whether a task's `custom_id` is one this app makes (`custom_id_for`)."""
-    return bool(custom_id) and str(custom_id).startswith(CUSTOM_ID_PREFIX)
+    return custom_id is not None and custom_id.startswith(CUSTOM_ID_PREFIX)
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
