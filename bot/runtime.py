@@ -35,6 +35,9 @@ from bot.slack.fetcher import SlackFileFetcher
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier
 from bot.slack.searching import SlackSearch
+from bot.tl_webhook import PATH as TL_WEBHOOK_PATH
+from bot.tl_webhook import webhook_handler
+from bot.twelvelabs import TwelveLabsClient
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ async def start(settings: Settings) -> Running:
     if settings.socket_mode:
         assert settings.slack_app_token is not None
         socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    site_runner, url = await _serve(settings, _web_app(settings, app, runner, socket))
+    site_runner, url = await _serve(settings, _web_app(settings, app, runner, socket, tl))
     if socket is not None:
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("Socket Mode connected")
@@ -184,9 +187,14 @@ async def _open_store(settings: Settings) -> tuple[Store, Lease]:
 
 
 def _web_app(
-    settings: Settings, app: AsyncApp, runner: JobRunner, socket: AsyncSocketModeHandler | None
+    settings: Settings,
+    app: AsyncApp,
+    runner: JobRunner,
+    socket: AsyncSocketModeHandler | None,
+    tl: TwelveLabsClient,
 ) -> web.Application:
-    """`/healthz` and `/metrics` in both modes; `/slack/events` in HTTP mode."""
+    """`/healthz` and `/metrics` in both modes; `/slack/events` in HTTP mode;
+    `/twelvelabs/webhook` when TWELVELABS_WEBHOOK_SECRET is set."""
     web_app = web.Application()
 
     async def healthz(_: web.Request) -> web.Response:
@@ -206,6 +214,13 @@ def _web_app(
         secret = settings.slack_signing_secret
         assert secret is not None  # settings require it in HTTP mode
         web_app.router.add_post("/slack/events", events_handler(app, secret.get_secret_value()))
+    if settings.twelvelabs_webhook_secret is not None:
+        web_app.router.add_post(
+            TL_WEBHOOK_PATH,
+            webhook_handler(
+                settings.twelvelabs_webhook_secret.get_secret_value(), tl.analysis.wake
+            ),
+        )
     return web_app
 
 

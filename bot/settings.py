@@ -165,6 +165,8 @@ class Settings(TwelveLabsSettings, StoreSettings):
     slack_backoff_initial_s: float = Field(default=0.5, gt=0)
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
+    # Set: POST /twelvelabs/webhook takes TwelveLabs' signed events (a hint to read a task now).
+    twelvelabs_webhook_secret: SecretStr | None = None
 
     # Jobs
     gist_lease_s: float = Field(default=30.0, gt=0)  # a replica's claim on a job, unrenewed
@@ -226,6 +228,11 @@ class Settings(TwelveLabsSettings, StoreSettings):
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
+
+    @field_validator("twelvelabs_webhook_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("gist_tmp_dir")
     @classmethod

@@ -222,7 +222,9 @@ class GistService:
                 if on_task is not None:
                     await on_task(task_id, attempt)
             task = await self._client.analysis.wait(
-                task_id, timeout_s=self._settings.gist_analysis_timeout_s
+                task_id,
+                timeout_s=self._settings.gist_analysis_timeout_s,
+                video_duration_s=video.duration_s,
             )
             result = task.result
             problem: str

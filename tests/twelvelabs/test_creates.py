@@ -251,5 +251,6 @@ async def test_task_custom_id_is_made_from_the_idempotency_key(
         asset_id=asset.id, prompt="p", json_schema=SCHEMA, idempotency_key="has spaces/&"
     )
     first, second = (t.custom_id for t in fake.tasks.values())
-    assert first == "job1-2"
-    assert second is not None and len(second) == 64  # a digest: the key's charset is not allowed
+    assert first == "gistbot-job1-2"  # marked as this app's, for webhook events
+    # A digest: the key's charset is not allowed.
+    assert second is not None and len(second) == 64 and second.startswith("gistbot-")

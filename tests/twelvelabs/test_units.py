@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from email import message_from_bytes
 from email.message import Message
@@ -314,6 +315,24 @@ async def test_file_range_streams_exact_bytes(tmp_path: Path) -> None:
     got = b"".join([piece async for piece in rng.stream(on_bytes)])
     assert got == data[1000:6000]
     assert sum(seen) == 5000 and max(seen) <= 1024
+
+
+async def test_file_range_refuses_a_file_that_shrank(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 5000)
+    rng = FileRange(path, 0, 8000, piece_size=1024)
+    with pytest.raises(OSError, match="shrank"):
+        _ = [piece async for piece in rng.stream()]
+
+
+async def test_file_range_closed_early_leaves_no_file_open(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"y" * 10_000)
+    before = len(os.listdir("/proc/self/fd"))
+    stream = FileRange(path, 0, 10_000, piece_size=1024).stream()
+    assert await stream.__anext__() == b"y" * 1024  # the next piece is being read ahead
+    await stream.aclose()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 async def test_form_body_is_valid_multipart_with_exact_length(tmp_path: Path) -> None:

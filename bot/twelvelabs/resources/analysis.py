@@ -2,6 +2,12 @@
 
 A task create that fails ambiguously is looked up in `GET /analyze/tasks?asset_id=` by the
 `custom_id` it carried; the sync `POST /analyze` is not created but answered, so it has none.
+Every `custom_id` made here starts with `CUSTOM_ID_PREFIX`, so webhook events for this app's
+tasks can be told from other apps' on the same account.
+
+A task created by this client is awaited on a schedule learned from the tasks that finished
+before it (their `completed_at - created_at` against the video's duration: `schedule.py`);
+`wake(task_id)` (a webhook) makes its wait read it at once.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import hashlib
 import json
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,20 +29,45 @@ from ..retry import RetryMode
 from ..session import ApiSession, parse_model
 from ._base import Clock, Resource
 
-__all__ = ["Analysis", "custom_id_for"]
+__all__ = ["CUSTOM_ID_PREFIX", "Analysis", "custom_id_for", "is_ours"]
 
 T_TASKS = "/analyze/tasks"
 T_TASK = "/analyze/tasks/{task_id}"
 T_ANALYZE = "/analyze"
 
 _CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what `custom_id` allows
+CUSTOM_ID_PREFIX = "gistbot-"
+_KIND = "task"  # the one kind of analysis task learned from
 
 
 def custom_id_for(idempotency_key: str) -> str:
-    """A `custom_id` as unique as the key: the key itself when allowed, else its digest."""
-    if _CUSTOM_ID.fullmatch(idempotency_key):
-        return idempotency_key
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()
+    """A `custom_id` as unique as the key: the prefix and the key when allowed, else the
+    prefix and the key's digest."""
+    mine = CUSTOM_ID_PREFIX + idempotency_key
+    if _CUSTOM_ID.fullmatch(mine):
+        return mine
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return (CUSTOM_ID_PREFIX + digest)[:64]
+
+
+def is_ours(custom_id: str | None) -> bool:
+    """Whether a task's `custom_id` is one this app makes (`custom_id_for`)."""
+    return custom_id is not None and custom_id.startswith(CUSTOM_ID_PREFIX)
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    """`end - start` for two RFC 3339 times (the server's own clock), if both parse."""
+    if not start or not end:
+        return None
+    try:
+        began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if (began.tzinfo is None) != (ended.tzinfo is None):
+        return None
+    took = (ended - began).total_seconds()
+    return took if took > 0 else None
 
 
 def _payload(
@@ -117,9 +149,11 @@ class Analysis(Resource):
         async def lookup() -> models.AnalysisTaskRef | None:
             return await self._find(asset_id, marker) if ours else None
 
-        return await create_once(
+        ref = await create_once(
             self._session, "POST", T_TASKS, create, lookup, what=f"analysis task {key}"
         )
+        self._born(ref.task_id, _KIND)
+        return ref
 
     async def _find(self, asset_id: str, custom_id: str) -> models.AnalysisTaskRef | None:
         """The task on `asset_id` carrying `custom_id` (newest first), or None."""
@@ -135,10 +169,20 @@ class Analysis(Resource):
         )
 
     async def wait(
-        self, task_id: str, *, timeout_s: float, on_status: StatusCb | None = None
+        self,
+        task_id: str,
+        *,
+        timeout_s: float,
+        on_status: StatusCb | None = None,
+        video_duration_s: float | None = None,
     ) -> models.AnalysisTask:
-        """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`."""
-        return await self._wait(
+        """Poll until `ready`; `failed`/`canceled` raise `AnalysisFailed`.
+
+        A task this client created is polled where tasks on videos of about
+        `video_duration_s` finished before; any other one on the plain backoff.
+        """
+        watch = self._watch(task_id, _KIND, video_duration_s)
+        task = await self._wait(
             lambda: self.get(task_id),
             models.ANALYSIS_TASK_TERMINAL,
             errors.AnalysisFailed,
@@ -146,7 +190,15 @@ class Analysis(Resource):
             resource_id=task_id,
             timeout_s=timeout_s,
             on_status=on_status,
+            watch=watch,
         )
+        took = _seconds_between(task.created_at, task.completed_at)
+        self._learn(task_id, _KIND, took or watch.finish_estimate(), video_duration_s)
+        return task
+
+    def wake(self, task_id: str) -> bool:
+        """Read `task_id` now if a wait here is polling it (a webhook said it changed)."""
+        return self.wakeups.wake(task_id)
 
     def list(self, *, asset_id: str | None = None) -> AsyncPaginator[models.AnalysisTask]:
         """`GET /analyze/tasks`, newest first; `asset_id` filters."""

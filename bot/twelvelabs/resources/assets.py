@@ -4,6 +4,11 @@ Every create carries a request key in `user_metadata` (`REQUEST_KEY`); `creates.
 it to look an ambiguously failed create up before sending it again (multipart: `multipart.py`).
 The look-up narrows `GET /assets` with `filename=` (a case-insensitive substring), then matches
 the request key (the listing returns `user_metadata`) and the upload method on this side.
+
+An asset created by this client is awaited on a schedule learned from earlier ones of the same
+kind (uploads against their size in bytes; links, whose size is unknown, by their plain times:
+`schedule.py`). Assets have no webhooks; processing times are measured here, between the
+create's answer and the middle of the last two polls.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ REQUEST_KEY = "gistbot_request"
 # A look-up without a filename reads only the newest 250 assets (the listing is newest first):
 # an asset made for this request any earlier is not a create this process just lost.
 UNFILTERED_PAGES = 5
+
+# What asset processing times are learned by: uploads (by size in bytes) and links.
+KIND_UPLOAD, KIND_URL = "upload", "url"
 
 T_ASSETS = "/assets"
 T_ASSET = "/assets/{asset_id}"
@@ -97,7 +105,9 @@ class Assets(Resource):
         fields.append(("enable_thumbnail", _bool(enable_thumbnail)))
         metadata = _with_request_key(user_metadata, key)
         fields.append(("user_metadata", json.dumps(metadata, ensure_ascii=False)))
-        return await self._create(FormBody(fields), "url", key, name)
+        asset = await self._create(FormBody(fields), "url", key, name)
+        self._born(asset.id, KIND_URL)
+        return asset
 
     async def upload(
         self,
@@ -128,7 +138,7 @@ class Assets(Resource):
         metadata = _with_request_key(user_metadata, key)
         size = (await asyncio.to_thread(path.stat)).st_size
         if resume_upload_id or size > self._direct_upload_limit:
-            return await self._multipart.upload(
+            asset = await self._multipart.upload(
                 path,
                 filename=name,
                 enable_thumbnail=enable_thumbnail,
@@ -140,6 +150,8 @@ class Assets(Resource):
                 resume_asset_id=resume_asset_id,
                 resume_chunk_size=resume_chunk_size,
             )
+            self._born(asset.id, KIND_UPLOAD, size)
+            return asset
         fields = [("method", "direct"), ("filename", name)]
         fields.append(("enable_thumbnail", _bool(enable_thumbnail)))
         fields.append(("user_metadata", json.dumps(metadata, ensure_ascii=False)))
@@ -153,6 +165,7 @@ class Assets(Resource):
                 await progress(sent, body.file_size)
 
         asset = await self._create(body, "direct", key, name, on_bytes)
+        self._born(asset.id, KIND_UPLOAD, size)
         if progress is not None and reported < body.file_size:
             await progress(body.file_size, body.file_size)
         return asset
@@ -221,8 +234,14 @@ class Assets(Resource):
     async def wait(
         self, asset_id: str, *, timeout_s: float, on_status: StatusCb | None = None
     ) -> models.AssetDetail:
-        """Poll until `ready`; `failed` raises `AssetFailed`; the deadline `PollTimeout`."""
-        return await self._wait(
+        """Poll until `ready`; `failed` raises `AssetFailed`; the deadline `PollTimeout`.
+
+        An asset this client created is polled where earlier ones of its kind and size
+        finished; any other one on the plain backoff.
+        """
+        birth = self._births.get(asset_id)
+        watch = self._watch(asset_id, None, None)
+        detail = await self._wait(
             lambda: self.get(asset_id),
             models.ASSET_TERMINAL,
             errors.AssetFailed,
@@ -230,7 +249,11 @@ class Assets(Resource):
             resource_id=asset_id,
             timeout_s=timeout_s,
             on_status=on_status,
+            watch=watch,
         )
+        if birth is not None:
+            self._learn(asset_id, birth.kind, watch.finish_estimate(), birth.size)
+        return detail
 
     def list(self, *, filename: str | None = None) -> AsyncPaginator[models.Asset]:
         """`GET /assets`, newest first; `filename` filters (a case-insensitive substring)."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.base import Route
@@ -24,6 +25,7 @@ from tests.fakes.twelvelabs.fetch import url_filename
 from tests.fakes.twelvelabs.generate import Seed, count_tokens, generate, truncate
 from tests.fakes.twelvelabs.media import probe
 from tests.fakes.twelvelabs.state import TaskState, rfc3339, utcnow
+from tests.fakes.twelvelabs.webhooks import deliver
 from tests.fakes.twelvelabs.wire import (
     ApiError,
     invalid,
@@ -270,6 +272,32 @@ class AnalysisApi(TwelveLabsCore):
         start: float,
     ) -> None:
         span = self.task_processing_s
+        if self.task_processing_for is not None:
+            span = self.task_processing_for(task)
+        try:
+            await self._settle_task(task, source, pending, schema, start, span)
+        finally:
+            if self.webhook_url and task.status in ("ready", "failed"):
+                self._spawn(self._announce(task))
+
+    async def _announce(self, task: TaskState) -> None:
+        if self._hook_session is None:
+            self._hook_session = aiohttp.ClientSession()
+        assert self.webhook_url is not None
+        delivery = await deliver(
+            self._hook_session, self.webhook_url, self.webhook_secret, task, self.webhook_delay_s
+        )
+        self.webhook_deliveries.append(delivery)
+
+    async def _settle_task(
+        self,
+        task: TaskState,
+        source: Source | None,
+        pending: Awaitable[Source] | None,
+        schema: dict[str, Any] | None,
+        start: float,
+        span: float,
+    ) -> None:
         await sleep_until(start + span * 0.25)
         task.status = "pending"
         await sleep_until(start + span * 0.5)

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from tests.fakes.twelvelabs.state import (
     TaskState,
     UploadState,
 )
+from tests.fakes.twelvelabs.webhooks import Delivery
 from tests.fakes.twelvelabs.wire import API_PREFIX
 
 KNOBS = (
@@ -53,6 +54,9 @@ KNOBS = (
     "rate_limit_per_s",
     "rate_limit_burst",
     "rate_limit_retry_after",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_delay_s",
 )
 
 
@@ -89,6 +93,10 @@ class TwelveLabsCore(LoopbackServer[Call]):
         rate_limit_per_s: float | None = None,
         rate_limit_burst: float | None = None,
         rate_limit_retry_after: bool = True,
+        task_processing_for: Callable[[TaskState], float] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str = "",
+        webhook_delay_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -110,6 +118,15 @@ class TwelveLabsCore(LoopbackServer[Call]):
         self.rate_limit_burst = rate_limit_burst
         self.rate_limit_retry_after = rate_limit_retry_after
         self._bucket = TokenBucket()
+        # Per-task analysis time (given the task, its `duration` known): overrides
+        # task_processing_s. An attribute, not a knob (not JSON).
+        self.task_processing_for = task_processing_for
+        # Set: every task that ends is announced there as a signed webhook event.
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.webhook_delay_s = webhook_delay_s
+        self.webhook_deliveries: list[Delivery] = []
+        self._hook_session: aiohttp.ClientSession | None = None  # webhook deliveries
 
         self.assets: dict[str, AssetState] = {}
         self.tasks: dict[str, TaskState] = {}
@@ -208,6 +225,7 @@ class TwelveLabsCore(LoopbackServer[Call]):
         self.indexed_assets.clear()
         self.uploads.clear()
         self.mark_task_ready_at.clear()
+        self.webhook_deliveries.clear()
         self._presigned.clear()
         self._idempotency.clear()
         if self._workdir is not None:
@@ -227,9 +245,10 @@ class TwelveLabsCore(LoopbackServer[Call]):
 
     async def _before_cleanup(self) -> None:
         await self._cancel_background()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._hook_session):
+            if session is not None:
+                await session.close()
+        self._session = self._hook_session = None
 
     # ------------------------------------------------------------------ background work
 
