@@ -40,10 +40,10 @@ from typing import Any
 
 import httpx
 
-from bench._common import OUT_DIR, machine_info, write_result
+from bench._common import OUT_DIR, MediaSite, machine_info, write_result
 from bench._replicas import Replicas, Watch, killing, watching
 from bench._soak_tally import CHANNEL, Kind, SoakRequest, all_settled, tally
-from bench.fault_soak import VideoSite, distinct_video
+from bench.fault_soak import distinct_video
 from tests.e2e.replicas import (
     PG_URL,
     JobsTable,
@@ -132,7 +132,7 @@ class Sender:
 
 
 async def send_all(
-    sender: Sender, site: VideoSite, slack: FakeSlack, video: bytes, args: argparse.Namespace
+    sender: Sender, site: MediaSite, slack: FakeSlack, video: bytes, args: argparse.Namespace
 ) -> list[SoakRequest]:
     requests: list[SoakRequest] = []
     tasks = []
@@ -177,7 +177,7 @@ async def one_run(
         task_processing_s=args.task_s,
         index_processing_s=args.asset_s,
     )
-    site = VideoSite()
+    site = MediaSite()
     tmp = Path(tempfile.mkdtemp(prefix="replica-soak-"))
     schema = create_schema(PG_URL)
     table = JobsTable(schema_url(PG_URL, schema))

@@ -50,8 +50,8 @@ from typing import Any
 
 import httpx
 
-from bench._common import machine_info, write_result
-from bench.ack_latency import SIGNING_SECRET, app_env, gistbot_exe, start_child
+from bench._common import SIGNING_SECRET, app_env, gistbot_exe, machine_info, write_result
+from bench._proc import start_child
 from bot.twelvelabs.schedule import Backoff, Schedule
 
 NAME = "reply_latency"
@@ -196,7 +196,7 @@ class Scenario:
         self.slack.start()
         tl_url = self.tl.start()
         media = await self.serve_media()
-        env = app_env({"slack_api_url": self.slack.api_url, "tl_base_url": tl_url}, workdir)
+        env = app_env(self.slack.api_url, tl_url, workdir)
         env["GIST_MAX_CONCURRENT_UPLOADS"] = "64"
         if self.name == "webhook":
             env["TWELVELABS_WEBHOOK_SECRET"] = WEBHOOK_SECRET

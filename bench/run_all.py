@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.run_all [--polling-runs 3] [--upload-size-mib 1024]
         [--upload-chunk-mib 64] [--soak-runs 60] [--fault-gists 30] [--fault-p 0.15 0.30]
-        [--replica-gists 200] [--only upload|polling|ack|burst|cached|soak|faults|replicas]
+        [--replica-gists 200]
+        [--only upload|polling|ack|burst|cached|soak|faults|replicas|reply|speed|search]
 
 About 25–35 minutes with the defaults (the polling runs are ≥ 60 s each, the restart soak
 ~5 min, the fault soak 2–15 min: a run ends early once every gist is settled; the replica
@@ -31,8 +32,11 @@ from bench import (
     fault_soak,
     polling_cost,
     replica_soak,
+    reply_latency,
     restart_soak,
+    search_latency,
     upload_memory,
+    upload_speed,
 )
 from bench._common import machine_info, write_result
 
@@ -48,7 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--replica-gists", type=int, default=200)
     p.add_argument(
         "--only",
-        choices=("upload", "polling", "ack", "burst", "cached", "soak", "faults", "replicas"),
+        choices=(
+            "upload",
+            "polling",
+            "ack",
+            "burst",
+            "cached",
+            "soak",
+            "faults",
+            "replicas",
+            "reply",
+            "speed",
+            "search",
+        ),
         default=None,
     )
     args = p.parse_args(argv)
@@ -107,6 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["replica_soak"] = replicas
         summaries.append(replica_soak.summary(replicas))
         ok = ok and replica_soak.exactly_once(replicas)
+    for name, module in (
+        ("reply", reply_latency),
+        ("speed", upload_speed),
+        ("search", search_latency),
+    ):
+        if args.only in (None, name):
+            data = module.run([])
+            results[module.__name__.rsplit(".", 1)[-1]] = data
+            summaries.append(module.summary(data))
     results["wall_s"] = round(time.monotonic() - started, 1)
     path = write_result("run_all", results)
     print()

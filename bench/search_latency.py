@@ -38,7 +38,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bench._common import REPO, ServerProcess, gistbot_exe, machine_info, start_server, write_result
+from bench._common import REPO, gistbot_exe, machine_info, write_result
+from bench._proc import Child, start_child
 
 NAME = "search_latency"
 SIGNING_SECRET = "bench-signing-secret"
@@ -148,9 +149,13 @@ def app_env(slack_api: str, tl_base: str, workdir: Path) -> dict[str, str]:
     }
 
 
-def start_app(env: dict[str, str], workdir: Path) -> ServerProcess:
-    server = start_server(
-        [str(gistbot_exe()), "run"], cwd=workdir, env=env, stderr_path=workdir / "app.log"
+def start_app(env: dict[str, str], workdir: Path) -> Child:
+    server = start_child(
+        "gistbot",
+        [str(gistbot_exe()), "run"],
+        cwd=workdir,
+        env=env,
+        stderr_path=workdir / "app.log",
     )
     if not server.first_line.startswith("gistbot ready on "):
         server.stop()

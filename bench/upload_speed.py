@@ -45,7 +45,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench._common import MIB, REPO, machine_info, start_server, write_result
+from bench._common import MIB, REPO, machine_info, write_result
+from bench._proc import start_child
 
 NAME = "upload_speed"
 CHILD = REPO / "bench" / "_upload_child.py"
@@ -216,7 +217,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     machine = machine_info()
     try:
         files = _make_files(workdir, args, modes)
-        sink = start_server(
+        sink = start_child(
+            "sink",
             [sys.executable, "-m", "bench._fast_sink", "--chunk-mib", str(args.chunk_mib)],
             cwd=REPO,
         )
