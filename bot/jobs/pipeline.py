@@ -68,12 +68,9 @@ class Pipeline:
         return gist
 
     async def gist(self, job: Job, report: Report) -> Gist:
-        """The gist for this job: from the cache, from work already in flight, or computed."""
+        """The gist for this job: from work already in flight, or computed. The runner has
+        looked in the cache (`cached`) just before, so this doesn't look again."""
         types = job.type_set
-        if not job.force_fresh and job.asset_id is None:
-            cached = await self.cached(job)
-            if cached is not None:
-                return cached
         if job.force_fresh or job.asset_id is not None:
             return await self._retried(job, report)
         key = (job.video_keys() or [job.id])[0] + "|" + ",".join(ordered(types))

@@ -52,8 +52,7 @@ class JobRunner:
         self._s = settings
         self._store = store
         self._lease = lease
-        self._pipeline = pipeline
-        self.pipeline = pipeline  # read-only use: tests and the start-up sweep
+        self.pipeline = pipeline
         self._notifier = notifier
         self._fetcher = fetcher
         self._retry = retry
@@ -95,7 +94,7 @@ class JobRunner:
 
     async def resume_all(self) -> int:
         """At start-up: sweep stale downloads, then claim and resume what nobody holds."""
-        await tmpfiles.sweep(self._pipeline.tmp_dir, await self._store.unfinished())
+        await tmpfiles.sweep(self.pipeline.tmp_dir, await self._store.unfinished())
         return await self.take_over()
 
     async def take_over(self, limit: int = 1000) -> int:
@@ -213,7 +212,7 @@ class JobRunner:
                 if not await self._prepare(job):
                     return
                 if job.gist is None:
-                    job.gist = await self._pipeline.gist(job, reporter)
+                    job.gist = await self.pipeline.gist(job, reporter)
         except TimeoutError:
             await self._decide_failure(job, self._deadline_failure(job))
         except LeaseLost:
@@ -253,7 +252,7 @@ class JobRunner:
                     return False
                 raise
         if not job.force_fresh and job.asset_id is None:
-            job.gist = await self._pipeline.cached(job)
+            job.gist = await self.pipeline.cached(job)
             if job.gist is not None:
                 return True  # known already: the answer is the only post, no placeholder
         if job.slack.placeholder_ts is None:
@@ -353,7 +352,7 @@ class JobRunner:
     async def _finish(self, job: Job, state: JobState, code: str | None) -> None:
         job.state, job.error_code = state, code
         job.finished_at = time.time()
-        await tmpfiles.release(job, self._lease)
+        await tmpfiles.discard(job)
         await self._lease.save(job)
         self._finishing.add(job.id)  # the heartbeat must not take what follows for a loss
         await self._lease.release(job)

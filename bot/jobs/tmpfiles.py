@@ -36,13 +36,20 @@ def kept_download(job: Job) -> FetchedFile | None:
     return None
 
 
-async def release(job: Job, saver: JobSaver) -> None:
-    """Remove the job's download (if any) and save the job without it."""
+async def discard(job: Job) -> bool:
+    """Remove the job's download (if any) from disk and from the job; True if there was one.
+    The caller saves the job."""
     if job.tmp_path is None:
-        return
+        return False
     await asyncio.to_thread(Path(job.tmp_path).unlink, missing_ok=True)
     job.tmp_path = None
-    await saver.save(job)
+    return True
+
+
+async def release(job: Job, saver: JobSaver) -> None:
+    """Remove the job's download (if any) and save the job without it."""
+    if await discard(job):
+        await saver.save(job)
 
 
 def _sweep(tmp_dir: Path, keep: set[str]) -> int:
