@@ -1,11 +1,24 @@
-"""When a server says to come back: `Retry-After` (seconds or an HTTP date), `Retry-After-Ms`
-and `X-Ratelimit-Reset`. Shared by every transport's retry point."""
+"""What every transport's retry point shares: which HTTP statuses are worth another try, the
+backoff between tries (exponential, full jitter), and when a server says to come back
+(`Retry-After` as seconds or an HTTP date, `Retry-After-Ms`, `X-Ratelimit-Reset`)."""
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+# Never any other 4xx: the request itself is wrong, and sending it again won't change that.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def full_jitter(
+    retry_number: int, initial_s: float, max_s: float, rng: Callable[[float, float], float]
+) -> float:
+    """The wait before retry `retry_number` (0 for the first): uniform in
+    [0, min(max_s, initial_s × 2**retry_number)]."""
+    ceiling = min(max_s, initial_s * (2**retry_number))
+    return rng(0.0, max(0.0, ceiling))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

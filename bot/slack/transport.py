@@ -27,7 +27,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.callbacks import Sleep
-from bot.retry_after import parse_server_delay
+from bot.retry_after import full_jitter, parse_server_delay
 from bot.transient import SLACK_TRANSIENT_ERRORS, is_transient_slack, slack_never_sent
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,7 @@ class SlackRetry(AsyncRetryHandler):
         if server is not None:
             delay = min(server, self._retry_after_max)
         else:
-            ceiling = min(self._max, self._initial * 2**state.current_attempt)
-            delay = self._rng(0.0, ceiling)
+            delay = full_jitter(state.current_attempt, self._initial, self._max, self._rng)
         reason = f"HTTP {response.status_code}" if response is not None else type(error).__name__
         level = logging.INFO if reason == "HTTP 429" else logging.WARNING
         attempt = f"{state.current_attempt + 1}/{self.max_retry_count}"

@@ -14,12 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.callbacks import Sleep
-from bot.retry_after import parse_retry_after
+from bot.retry_after import RETRYABLE_STATUSES, full_jitter, parse_retry_after
 
 __all__ = ["RETRYABLE_STATUSES", "Backoff", "Sleep", "parse_retry_after"]
-
-# The same set the TwelveLabs client retries (bot/twelvelabs/retry.py); never any other 4xx.
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -33,5 +30,4 @@ class Backoff:
         """Seconds to wait before retry ``retry_number``; None when the host asks too much."""
         if retry_after is not None:
             return retry_after if retry_after <= self.retry_after_max_s else None
-        ceiling = min(self.max_s, self.initial_s * (2**retry_number))
-        return self.jitter(0.0, max(0.0, ceiling))
+        return full_jitter(retry_number, self.initial_s, self.max_s, self.jitter)

@@ -21,7 +21,12 @@ from enum import Enum
 
 import httpx
 
-from bot.retry_after import parse_retry_after, parse_server_delay
+from bot.retry_after import (
+    RETRYABLE_STATUSES,
+    full_jitter,
+    parse_retry_after,
+    parse_server_delay,
+)
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -33,8 +38,6 @@ __all__ = [
     "parse_server_delay",
     "request_never_sent",
 ]
-
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class RetryMode(Enum):
@@ -79,8 +82,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter delay before retry number `retry_number` (0 for the first retry)."""
-        ceiling = min(self.backoff_max_s, self.backoff_initial_s * (2**retry_number))
-        return self.rng(0.0, max(0.0, ceiling))
+        return full_jitter(retry_number, self.backoff_initial_s, self.backoff_max_s, self.rng)
 
     def delay(self, retry_number: int, server_delay: float | None) -> float:
         if server_delay is not None:
