@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncBoltContext
@@ -19,11 +18,10 @@ from bot.slack.commands import parse_mention_types
 from bot.slack.deps import Deps, deps_of
 from bot.slack.intake import Intake, is_content_message
 from bot.slack.listeners.common import accept_all, jobs_for
+from bot.slack.listeners.middleware import Next
 from bot.transient import slack_error_code
 
 log = logging.getLogger(__name__)
-
-Next = Callable[[], Awaitable[BoltResponse]]
 
 
 async def persist_jobs(body: dict[str, Any], context: AsyncBoltContext, next: Next) -> BoltResponse:
