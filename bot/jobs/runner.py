@@ -226,8 +226,6 @@ class JobRunner:
             self._retry.forget(job.id)
             # Before anything else is shown: a late progress edit must not overwrite it.
             await reporter.close()
-            if job.error_code is not None:
-                await tmpfiles.release(job, self._lease)
 
     def _deadline_failure(self, job: Job) -> GistFailure:
         recent = self._retry.last_transient(
@@ -288,6 +286,8 @@ class JobRunner:
         job.error_code = failure.code
         job.error_fields = {k: str(v) for k, v in failure.fields.items()}
         job.delivery_deadline_at = time.time() + self._s.gist_delivery_timeout_s
+        # The download isn't needed any more; the notice may wait hours for Slack.
+        await tmpfiles.discard(job)
         await self._lease.save(job)
 
     # -- delivery ----------------------------------------------------------------------
