@@ -20,9 +20,7 @@ from bot.slack.transport import SlackRetry, configure_client
 def slack_client(settings: Settings) -> AsyncWebClient:
     """A Web API client with the bot token, SLACK_API_URL and gistbot's retry handler."""
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value())
-    retry = SlackRetry(
-        max_retries=settings.slack_max_retries, backoff_initial_s=settings.slack_backoff_initial_s
-    )
+    retry = SlackRetry.from_settings(settings)
     configure_client(client, settings.slack_api_url, retry=retry)
     return client
 

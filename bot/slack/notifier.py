@@ -38,10 +38,7 @@ class SlackNotifier:
         self._client = client
         self._settings = settings
         self._admin_alerted: dict[str, float] = {}
-        self._retry = SlackRetry(
-            max_retries=settings.slack_max_retries,
-            backoff_initial_s=settings.slack_backoff_initial_s,
-        )
+        self._retry = SlackRetry.from_settings(settings)
 
     # -- placeholder -----------------------------------------------------------------------
     async def started(self, job: Job, *, recover: bool = False, placeholder: bool = True) -> None:

@@ -100,10 +100,7 @@ class SlackSearch:
         self.service = service
         self.store = store
         self.membership = Membership(client, ttl_s=settings.gist_search_membership_ttl_s)
-        self._retry = SlackRetry(
-            max_retries=settings.slack_max_retries,
-            backoff_initial_s=settings.slack_backoff_initial_s,
-        )
+        self._retry = SlackRetry.from_settings(settings)
         self._permalinks: LRUCache[tuple[str, str], str] = LRUCache(maxsize=10_000)
         self._tasks: set[asyncio.Task[None]] = set()
 

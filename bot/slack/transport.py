@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.callbacks import Sleep
 from bot.retry_after import full_jitter, parse_server_delay
+from bot.settings import Settings
 from bot.transient import SLACK_TRANSIENT_ERRORS, is_transient_slack, slack_never_sent
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,15 @@ class SlackRetry(AsyncRetryHandler):
         self._retry_after_max = retry_after_max_s
         self._sleep = sleep
         self._rng = rng
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackRetry:
+        """SLACK_MAX_RETRIES and SLACK_BACKOFF_INITIAL_S: the Web API client's and the
+        response_url posts' retries alike."""
+        return cls(
+            max_retries=settings.slack_max_retries,
+            backoff_initial_s=settings.slack_backoff_initial_s,
+        )
 
     async def _can_retry_async(
         self,
