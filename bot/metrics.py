@@ -122,6 +122,12 @@ TWELVELABS_RETRIES = Counter(
     ["method", "endpoint", "reason"],
     registry=REGISTRY,
 )
+TWELVELABS_PACE = Gauge(
+    "gistbot_twelvelabs_pace_per_second",
+    "The rate this process spaces TwelveLabs API calls to since the account's rate limit "
+    "showed (429s while calls were dense); 0 while calls go out unpaced.",
+    registry=REGISTRY,
+)
 SLACK_REQUESTS = Counter(
     "gistbot_slack_requests",
     "HTTP attempts to the Slack Web API (each retry counts), by API method and outcome: ok, "
@@ -207,6 +213,10 @@ def twelvelabs_retry(method: str, endpoint: str, reason: str) -> None:
     """`reason` as the session logs it: "HTTP 429", "HTTP 503", or an exception's name."""
     status = int(reason[5:]) if reason.startswith("HTTP ") and reason[5:].isdigit() else None
     TWELVELABS_RETRIES.labels(method, endpoint, _status_outcome(status)).inc()
+
+
+def twelvelabs_pace(rate: float | None) -> None:
+    TWELVELABS_PACE.set(rate or 0.0)
 
 
 # -- Slack Web API (bot/runtime.py) --------------------------------------------------------

@@ -24,6 +24,7 @@ from bot import metrics
 
 from . import errors
 from .formdata import FileBody, FormBody
+from .pacing import Pacer
 from .retry import (
     RetryMode,
     RetryPolicy,
@@ -82,6 +83,7 @@ class ApiSession:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 20,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pacer: Pacer | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a TwelveLabs API key is required")
@@ -93,6 +95,9 @@ class ApiSession:
         self.sleep = sleep  # every wait of the client (retries, polling) goes through this
         # Told each attempt's HTTP status (None: no answer), e.g. the adaptive concurrency.
         self.observers: list[Callable[[int | None], None]] = []
+        # Spaces API calls once the account's rate limit shows (presigned uploads are not
+        # API calls: they go to storage, which has its own limits).
+        self.pacer = pacer or Pacer()
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -103,14 +108,21 @@ class ApiSession:
             ),
         )
 
-    def _attempted(self, method: str, template: str, status: int | None) -> None:
+    def _attempted(
+        self, method: str, template: str, status: int | None, sent_at: float | None
+    ) -> None:
+        """`sent_at`: when the pacer let an API call go (None: not an API call)."""
         metrics.twelvelabs_attempt(method, template, status)
+        if sent_at is not None:
+            self.pacer.observe(status, sent_at)
+            metrics.twelvelabs_pace(self.pacer.rate)
         for observe in self.observers:
             observe(status)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def aclose(self) -> None:
+        await self.pacer.aclose()
         await self._http.aclose()
 
     # ------------------------------------------------------------------ helpers
@@ -163,15 +175,18 @@ class ApiSession:
                 method, target, params, json, body, stream, headers, auth, http_timeout
             )
             response: httpx.Response | None = None
+            sent_at: float | None = None
             try:
+                if auth:
+                    sent_at = await self.pacer.slot()
                 response = await self._http.send(request, stream=True)
                 if response.status_code < 300:
                     await response.aread()
                     await response.aclose()
-                    self._attempted(method, template, response.status_code)
+                    self._attempted(method, template, response.status_code, sent_at)
                     return response
             except httpx.TransportError as exc:
-                self._attempted(method, template, None)
+                self._attempted(method, template, None, sent_at)
                 if response is not None:
                     await response.aclose()
                 if retry_number < retries and is_retryable_exception(exc, mode):
@@ -186,7 +201,7 @@ class ApiSession:
                     await stream.aclose()
 
             status = response.status_code
-            self._attempted(method, template, status)
+            self._attempted(method, template, status, sent_at)
             server_delay = parse_server_delay(response.headers)
             if retry_number < retries and is_retryable_status(status, mode):
                 await self._discard(response)  # free the connection before sleeping
