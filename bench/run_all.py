@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.run_all [--polling-runs 3] [--upload-size-mib 1024]
         [--upload-chunk-mib 64] [--soak-runs 60] [--fault-gists 30] [--fault-p 0.15 0.30]
         [--replica-gists 200]
-        [--only upload|polling|ack|burst|cached|soak|faults|replicas|reply|speed|search]
+        [--only upload|polling|ack|burst|cached|soak|faults|replicas|reply|speed|search|bound]
 
 About 25–35 minutes with the defaults (the polling runs are ≥ 60 s each, the restart soak
 ~5 min, the fault soak 2–15 min: a run ends early once every gist is settled; the replica
@@ -30,6 +30,7 @@ from bench import (
     burst,
     cached_reply,
     fault_soak,
+    poll_bound,
     polling_cost,
     replica_soak,
     reply_latency,
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "reply",
             "speed",
             "search",
+            "bound",
         ),
         default=None,
     )
@@ -127,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("reply", reply_latency),
         ("speed", upload_speed),
         ("search", search_latency),
+        ("bound", poll_bound),
     ):
         if args.only in (None, name):
             data = module.run([])
