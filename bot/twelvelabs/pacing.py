@@ -4,11 +4,12 @@ TwelveLabs limits requests per account (per minute, per category) and answers 42
 it does not say the limit in advance. Many jobs polling at once can exceed it together, and
 each one's own retry backoff only spaces *its* calls. `Pacer` spaces them all:
 
-- Unpaced until a 429 arrives while calls are dense (at least `engage_at` in the last
-  `window_s`): a lone caller's 429 is left to its own retry backoff.
-- Then a rate (calls/s): the rate calls were going out at, times `decrease`. A 429 to a call
-  sent after the last cut cuts it again; 429s to calls already on their way when it was cut
-  say nothing new. Never below `floor_per_s`.
+- Only a 429 while calls are dense (at least `engage_at` in the last `window_s`) counts: a
+  lone caller's 429 is left to its own retry backoff, and a stray 429 among few calls (an
+  API's everyday hiccup) must not throttle the whole process.
+- Unpaced until such a 429; then a rate (calls/s): the rate calls were going out at, times
+  `decrease`. Such a 429 to a call sent after the last cut cuts it again; 429s to calls
+  already on their way when it was cut say nothing new. Never below `floor_per_s`.
 - While the rate is what holds calls back, it grows by `increase` of itself per second (at
   least one call/s per second), so it finds the limit again: additive increase,
   multiplicative decrease, like the analyses' `AdaptiveLimit` in `bot/jobs/limits.py`.
@@ -131,8 +132,8 @@ class Pacer:
     def _cut(self, now: float) -> None:
         self._trim(now)
         demand = len(self._sent) / self.window_s
-        if self._rate is None and len(self._sent) < self.engage_at:
-            return
+        if len(self._sent) < self.engage_at:
+            return  # sparse calls: a 429 says little about the account's rate (see above)
         engaged = self._rate is None
         base = demand if self._rate is None else min(self._rate, max(demand, self.floor_per_s))
         self._rate = max(self.floor_per_s, base * self.decrease)

@@ -193,6 +193,27 @@ def test_429s_to_calls_sent_before_a_cut_do_not_cut_again() -> None:
     asyncio.run(main())
 
 
+def test_a_stray_429_among_few_calls_does_not_cut_the_pace() -> None:
+    async def main() -> None:
+        vt = VirtualTime()
+        pacer = pacer_on(vt, decrease=0.5)
+        for _ in range(20):
+            await call(pacer, 200)
+        await call(pacer, 429)  # dense: 10.5/s
+        paced = pacer.rate
+
+        async def quiet_then_stray() -> None:
+            await vt.sleep(5.0)
+            for _ in range(3):  # 3 calls in the last second: not dense
+                await call(pacer, 200)
+            await call(pacer, 429)
+
+        await vt.run(quiet_then_stray())
+        assert pacer.rate is not None and paced is not None and pacer.rate >= paced  # not cut
+
+    asyncio.run(main())
+
+
 def test_a_cut_slows_calls_already_waiting() -> None:
     async def main() -> None:
         vt = VirtualTime()
