@@ -4,12 +4,13 @@ TwelveLabs limits requests per account (per minute, per category) and answers 42
 it does not say the limit in advance. Many jobs polling at once can exceed it together, and
 each one's own retry backoff only spaces *its* calls. `Pacer` spaces them all:
 
-- Only a 429 while calls are dense (at least `engage_at` in the last `window_s`) counts: a
-  lone caller's 429 is left to its own retry backoff, and a stray 429 among few calls (an
-  API's everyday hiccup) must not throttle the whole process.
-- Unpaced until such a 429; then a rate (calls/s): the rate calls were going out at, times
-  `decrease`. Such a 429 to a call sent after the last cut cuts it again; 429s to calls
-  already on their way when it was cut say nothing new. Never below `floor_per_s`.
+- Only 429s that come together while calls are dense count: `cut_after` of them within
+  `window_s`, with at least `engage_at` calls in it. A lone caller's 429 is left to its own
+  retry backoff, and a stray 429 (an API's everyday hiccup) must not throttle the whole
+  process; going past an account's limit brings many at once.
+- Unpaced until then; then a rate (calls/s): the rate calls were going out at, times
+  `decrease`. 429s to calls sent after the last cut cut it again (by the same rule); 429s to
+  calls already on their way when it was cut say nothing new. Never below `floor_per_s`.
 - While the rate is what holds calls back, it grows by `increase` of itself per second (at
   least one call/s per second), so it finds the limit again: additive increase,
   multiplicative decrease, like the analyses' `AdaptiveLimit` in `bot/jobs/limits.py`.
@@ -38,6 +39,7 @@ class Pacer:
         self,
         *,
         engage_at: int = 8,
+        cut_after: int = 3,
         window_s: float = 1.0,
         decrease: float = 0.7,
         increase: float = 0.02,
@@ -47,6 +49,7 @@ class Pacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.engage_at = engage_at
+        self.cut_after = cut_after
         self.window_s = window_s
         self.decrease = decrease
         self.increase = increase
@@ -57,6 +60,7 @@ class Pacer:
         self._rate: float | None = None
         self._next = 0.0  # the earliest time the next call may go
         self._sent: deque[float] = deque()  # when calls went, over the last window
+        self._refused: deque[float] = deque()  # 429s that count, over the last window
         self._last_cut = -1e18
         self._last_grow = 0.0
         self._held_at = -1e18  # the last time a call had to wait
@@ -105,6 +109,7 @@ class Pacer:
         now = self._clock()
         if status == 429:
             if sent_at > self._last_cut:  # else it was on its way before the last cut
+                self._refused.append(now)
                 self._cut(now)
         elif status is not None and 200 <= status < 300 and self.rate is not None:
             self._grow(now)
@@ -132,8 +137,9 @@ class Pacer:
     def _cut(self, now: float) -> None:
         self._trim(now)
         demand = len(self._sent) / self.window_s
-        if len(self._sent) < self.engage_at:
-            return  # sparse calls: a 429 says little about the account's rate (see above)
+        if len(self._sent) < self.engage_at or len(self._refused) < self.cut_after:
+            return  # sparse calls, or a stray 429: little said about the account's rate
+        self._refused.clear()
         engaged = self._rate is None
         base = demand if self._rate is None else min(self._rate, max(demand, self.floor_per_s))
         self._rate = max(self.floor_per_s, base * self.decrease)
@@ -155,5 +161,6 @@ class Pacer:
         self._rate += step
 
     def _trim(self, now: float) -> None:
-        while self._sent and self._sent[0] <= now - self.window_s:
-            self._sent.popleft()
+        for times in (self._sent, self._refused):
+            while times and times[0] <= now - self.window_s:
+                times.popleft()

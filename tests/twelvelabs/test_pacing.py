@@ -74,6 +74,9 @@ class Bucket:
 
 
 def pacer_on(vt: VirtualTime, **kwargs: Any) -> Pacer:
+    """A pacer on virtual time; one 429 counts (`cut_after=1`) unless a test says otherwise,
+    so each rule can be tested on its own."""
+    kwargs.setdefault("cut_after", 1)
     return Pacer(clock=vt.clock, sleep=vt.sleep, **kwargs)
 
 
@@ -106,7 +109,7 @@ async def poll_for(
 def simulate(pacer_kwargs: dict[str, Any], *, workers: int = 60) -> Bucket:
     async def main() -> Bucket:
         vt = VirtualTime()
-        pacer = pacer_on(vt, **pacer_kwargs)
+        pacer = Pacer(clock=vt.clock, sleep=vt.sleep, **pacer_kwargs)  # production rules
         bucket = Bucket(vt.clock, rate=50, depth=50)
         await vt.run(poll_for(vt, pacer, bucket, workers=workers, every_s=0.25, for_s=120))
         await pacer.aclose()
@@ -129,7 +132,7 @@ def test_polls_asking_4x_the_limit_get_few_429s_and_most_of_the_limit() -> None:
 def test_demand_below_the_limit_is_never_paced() -> None:
     async def main() -> tuple[Bucket, Pacer]:
         vt = VirtualTime()
-        pacer = pacer_on(vt)
+        pacer = Pacer(clock=vt.clock, sleep=vt.sleep)
         bucket = Bucket(vt.clock, rate=50, depth=50)
         await vt.run(poll_for(vt, pacer, bucket, workers=10, every_s=0.5, for_s=30))
         return bucket, pacer
@@ -148,6 +151,25 @@ def test_a_lone_callers_429_is_left_to_its_own_backoff() -> None:
         for _ in range(7):
             await call(pacer, 429)
         assert pacer.rate is None  # 7 calls in the window: not dense enough to pace
+
+    asyncio.run(main())
+
+
+def test_stray_429s_do_not_pace_several_together_do() -> None:
+    async def main() -> None:
+        vt = VirtualTime()
+        pacer = Pacer(clock=vt.clock, sleep=vt.sleep, cut_after=3)
+
+        async def dense_second(refused: int) -> None:
+            for n in range(20):
+                await call(pacer, 429 if n >= 20 - refused else 200)
+            await vt.sleep(1.0)
+
+        await vt.run(dense_second(1))
+        await vt.run(dense_second(2))  # two within a second: still a hiccup
+        assert pacer.rate is None
+        await vt.run(dense_second(3))
+        assert pacer.rate is not None
 
     asyncio.run(main())
 

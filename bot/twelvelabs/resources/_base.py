@@ -9,6 +9,7 @@ webhook). Everything learned stays in this process's memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -94,9 +95,11 @@ class Resource:
     def _times(self, kind: str) -> ReadyTimes:
         return self.ready_times.setdefault(kind, ReadyTimes())
 
-    def _watch(self, resource_id: str, kind: str | None, size: float | None) -> Watch:
+    async def _watch(self, resource_id: str, kind: str | None, size: float | None) -> Watch:
         """The schedule for a wait: learned when this process created the resource and has
-        seen enough of its kind finish, else the plain backoff (None)."""
+        seen enough of its kind finish, else the plain backoff (None). Planning is pure
+        Python that grows with the spread (tens of ms for hour-long ones): a worker thread
+        runs it, so the event loop keeps answering Slack meanwhile."""
         birth = self._births.get(resource_id)
         if birth is None:
             return Watch(None, None)
@@ -104,13 +107,15 @@ class Resource:
         size = size if size is not None else birth.size
         samples = self._times(kind).predict(size)
         live = self.wakeups.woke_within(WEBHOOKS_LIVE_S)
-        schedule = plan(
+        planned = functools.partial(
+            plan,
             samples,
             initial_s=self._poll.initial_s,
             factor=self._poll.factor,
             max_interval_s=self._poll.max_interval_s,
             budget=BUDGET_WITH_WEBHOOKS if live else BUDGET,
         )
+        schedule = await asyncio.to_thread(planned) if samples else planned()
         return Watch(birth.at, schedule)
 
     def _learn(self, resource_id: str, kind: str, took_s: float | None, size: float | None) -> None:

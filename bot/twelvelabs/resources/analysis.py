@@ -181,7 +181,7 @@ class Analysis(Resource):
         A task this client created is polled where tasks on videos of about
         `video_duration_s` finished before; any other one on the plain backoff.
         """
-        watch = self._watch(task_id, _KIND, video_duration_s)
+        watch = await self._watch(task_id, _KIND, video_duration_s)
         task = await self._wait(
             lambda: self.get(task_id),
             models.ANALYSIS_TASK_TERMINAL,

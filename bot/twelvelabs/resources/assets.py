@@ -240,7 +240,7 @@ class Assets(Resource):
         finished; any other one on the plain backoff.
         """
         birth = self._births.get(asset_id)
-        watch = self._watch(asset_id, None, None)
+        watch = await self._watch(asset_id, None, None)
         detail = await self._wait(
             lambda: self.get(asset_id),
             models.ASSET_TERMINAL,
