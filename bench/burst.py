@@ -17,7 +17,8 @@ same small mp4 under every name, so every link is a new video and nothing is a c
    a second (a token bucket `--rate-burst` deep) and answers 429 with Retry-After beyond it.
 
 Prints the times, the ratio gistbot/naive (the issue's goal: ≤ 1.5), the limited run's
-failures and 429s, and the load average; writes bench/out/burst-*.json (app logs alongside).
+failures and 429s, and the load average; writes bench/out/burst-*.json (each run's app log
+alongside, kept: bench/out/burst-<run>-<UTC time>-app.log).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +241,10 @@ async def one_run(kind: str, args: argparse.Namespace, video: bytes) -> dict[str
     }
     if kind == "limited":
         knobs.update(rate_limit_per_s=args.rate_limit, rate_limit_burst=args.rate_burst)
-    log_path = OUT_DIR / f"{NAME}-{kind}-app.log"
+    # One log per run, kept: an odd run is often only understood after a few more.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_path = OUT_DIR / f"{NAME}-{kind}-{stamp}-app.log"
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    log_path.unlink(missing_ok=True)
     load_before = loadavg()
     with (
         running_fakes(**knobs) as (slack, tl),
