@@ -75,10 +75,6 @@ class Pacer:
             log.info("TwelveLabs calls unpaced again: no 429 for %.0fs", self.forget_s)
         return self._rate
 
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
     async def aclose(self) -> None:
         """Stop the dispatcher; calls still waiting are cancelled."""
         if self._dispatcher is not None:
@@ -86,11 +82,6 @@ class Pacer:
             await asyncio.gather(self._dispatcher, return_exceptions=True)
         while self._waiting:
             self._waiting.popleft().cancel()
-
-    def demand(self) -> float:
-        """Calls per second that went out over the last window."""
-        self._trim(self._clock())
-        return len(self._sent) / self.window_s
 
     async def slot(self) -> float:
         """Wait for this call's turn; returns when it may go (pass it to `observe`)."""

@@ -42,7 +42,6 @@ __all__ = [
     "Schedule",
     "Window",
     "cost",
-    "expected_polls",
     "plan",
 ]
 
@@ -88,6 +87,11 @@ class Backoff:
         return delay
 
 
+def _late_wait(late_s: float, step_s: float, cap_s: float) -> float:
+    """Past the predicted spread: a wait that grows with how late the resource is."""
+    return min(cap_s, max(step_s, 0.5 * late_s + step_s))
+
+
 @dataclass(frozen=True)
 class Window:
     """Sparse (≤ `sparse_s` apart, evenly) until `lo`, every `dense_s` until `hi`, then
@@ -104,8 +108,7 @@ class Window:
             return gap / max(1, math.ceil(gap / self.sparse_s - 1e-9))
         if elapsed_s < self.hi:
             return min(self.dense_s, max(self.hi - elapsed_s, self.dense_s / 2))
-        late = elapsed_s - self.hi
-        return min(self.sparse_s, max(self.dense_s, 0.5 * late + self.dense_s))
+        return _late_wait(elapsed_s - self.hi, self.dense_s, self.sparse_s)
 
 
 class Spread:
@@ -186,23 +189,8 @@ class Hazard:
         i = bisect.bisect_right(self.times, elapsed_s + 1e-9)
         if i < len(self.times):
             return self.times[i] - elapsed_s
-        late = elapsed_s - (self.times[-1] if self.times else 0.0)
-        return min(self.max_s, max(self.min_s, 0.5 * late + self.min_s))
-
-
-def expected_polls(make: Callable[[], Schedule], samples: Sequence[float]) -> float:
-    """Mean number of fetches until (and including) the first at or after each sample."""
-    total = 0
-    for ready in samples:
-        schedule = make()
-        at, polls = 0.0, 0
-        while polls < 10_000:
-            at += schedule.next_delay(at)
-            polls += 1
-            if at >= ready:
-                break
-        total += polls
-    return total / max(1, len(samples))
+        last = self.times[-1] if self.times else 0.0
+        return _late_wait(elapsed_s - last, self.min_s, self.max_s)
 
 
 def cost(make: Callable[[], Schedule], ordered: Sequence[float]) -> tuple[float, float]:
