@@ -215,8 +215,10 @@ def twelvelabs_retry(method: str, endpoint: str, reason: str) -> None:
     TWELVELABS_RETRIES.labels(method, endpoint, _status_outcome(status)).inc()
 
 
-def twelvelabs_pace(rate: float | None) -> None:
-    TWELVELABS_PACE.set(rate or 0.0)
+def twelvelabs_pace(rate: Callable[[], float | None]) -> None:
+    """Report `rate()` (None: unpaced) whenever metrics are read: the pace changes only inside
+    the pacer, so nothing is set per call, and a pace forgotten while idle shows at once."""
+    TWELVELABS_PACE.set_function(lambda: rate() or 0.0)
 
 
 # -- Slack Web API (bot/runtime.py) --------------------------------------------------------

@@ -98,6 +98,7 @@ class ApiSession:
         # Spaces API calls once the account's rate limit shows (presigned uploads are not
         # API calls: they go to storage, which has its own limits).
         self.pacer = pacer or Pacer()
+        metrics.twelvelabs_pace(lambda: self.pacer.rate)
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -115,7 +116,6 @@ class ApiSession:
         metrics.twelvelabs_attempt(method, template, status)
         if sent_at is not None:
             self.pacer.observe(status, sent_at)
-            metrics.twelvelabs_pace(self.pacer.rate)
         for observe in self.observers:
             observe(status)
 

@@ -339,4 +339,5 @@ async def test_the_client_paces_once_the_fake_rate_limits_dense_calls(
         assert all(r.id == asset_id for r in reads)  # nothing failed: 429s were retried
         assert fake.rate_limited > 0
         assert client._session.pacer.rate is not None
-        assert metrics.TWELVELABS_PACE._value.get() == client._session.pacer.rate
+        shown = metrics.REGISTRY.get_sample_value("gistbot_twelvelabs_pace_per_second")
+        assert shown == client._session.pacer.rate
