@@ -2,7 +2,7 @@
 
 `VirtualTime` is a tiny scheduler: `sleep` parks the caller on a timer heap, and `run` moves
 the clock to the next timer only once every coroutine is parked. An account's limit is
-`Bucket`, the token bucket the fake TwelveLabs uses, read on the virtual clock.
+`Account`: the fake TwelveLabs' own token account, read on the virtual clock.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from bot import metrics
 from bot.twelvelabs.pacing import Pacer
 from tests.fakes.twelvelabs import FakeTwelveLabs
+from tests.fakes.twelvelabs.ratelimit import TokenBucket
 from tests.twelvelabs.conftest import make_client
 
 
@@ -53,23 +54,21 @@ class VirtualTime:
         task.result() if not task.cancelled() else None
 
 
-class Bucket:
-    """`rate` calls/s, `depth` deep; refuses (429) beyond it."""
+class Account:
+    """An account's limit: the fake TwelveLabs' own token account, on the virtual clock."""
 
     def __init__(self, clock: Callable[[], float], rate: float, depth: float) -> None:
-        self.clock, self.rate, self.depth = clock, rate, depth
-        self.tokens, self.at = depth, 0.0
-        self.ok = self.refused = 0
+        self.bucket, self.rate, self.depth = TokenBucket(clock), rate, depth
+        self.ok = 0
+
+    @property
+    def refused(self) -> int:
+        return self.bucket.refused
 
     def answer(self) -> int:
-        now = self.clock()
-        self.tokens = min(self.depth, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.bucket.take(self.rate, self.depth) is None:
             self.ok += 1
             return 200
-        self.refused += 1
         return 429
 
 
@@ -90,7 +89,7 @@ async def call(pacer: Pacer, status: int) -> float:
 
 
 async def poll_for(
-    vt: VirtualTime, pacer: Pacer, bucket: Bucket, *, workers: int, every_s: float, for_s: float
+    vt: VirtualTime, pacer: Pacer, account: Account, *, workers: int, every_s: float, for_s: float
 ) -> None:
     """`workers` jobs, each reading its resource every `every_s` (a 429: again after 1 s,
     the Retry-After the fake sends), for `for_s` virtual seconds."""
@@ -99,21 +98,21 @@ async def poll_for(
         await vt.sleep(n * every_s / workers)  # spread, as polls of jobs started apart are
         while vt.now < for_s:
             sent = await pacer.slot()
-            status = bucket.answer()
+            status = account.answer()
             pacer.observe(status, sent)
             await vt.sleep(1.0 if status == 429 else every_s)
 
     await asyncio.gather(*(worker(n) for n in range(workers)))
 
 
-def simulate(pacer_kwargs: dict[str, Any], *, workers: int = 60) -> Bucket:
-    async def main() -> Bucket:
+def simulate(pacer_kwargs: dict[str, Any], *, workers: int = 60) -> Account:
+    async def main() -> Account:
         vt = VirtualTime()
         pacer = Pacer(clock=vt.clock, sleep=vt.sleep, **pacer_kwargs)  # production rules
-        bucket = Bucket(vt.clock, rate=50, depth=50)
-        await vt.run(poll_for(vt, pacer, bucket, workers=workers, every_s=0.25, for_s=120))
+        account = Account(vt.clock, rate=50, depth=50)
+        await vt.run(poll_for(vt, pacer, account, workers=workers, every_s=0.25, for_s=120))
         await pacer.aclose()
-        return bucket
+        return account
 
     return asyncio.run(main())
 
@@ -130,15 +129,15 @@ def test_polls_asking_4x_the_limit_get_few_429s_and_most_of_the_limit() -> None:
 
 
 def test_demand_below_the_limit_is_never_paced() -> None:
-    async def main() -> tuple[Bucket, Pacer]:
+    async def main() -> tuple[Account, Pacer]:
         vt = VirtualTime()
         pacer = Pacer(clock=vt.clock, sleep=vt.sleep)
-        bucket = Bucket(vt.clock, rate=50, depth=50)
-        await vt.run(poll_for(vt, pacer, bucket, workers=10, every_s=0.5, for_s=30))
-        return bucket, pacer
+        account = Account(vt.clock, rate=50, depth=50)
+        await vt.run(poll_for(vt, pacer, account, workers=10, every_s=0.5, for_s=30))
+        return account, pacer
 
-    bucket, pacer = asyncio.run(main())
-    assert bucket.refused == 0 and pacer.rate is None
+    account, pacer = asyncio.run(main())
+    assert account.refused == 0 and pacer.rate is None
 
 
 # ------------------------------------------------------------------- the rules, one at a time

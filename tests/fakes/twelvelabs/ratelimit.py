@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 
 class TokenBucket:
     """Refills at the rate it is asked with, so the knobs can change while the fake runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # the pacer's virtual-time tests read it on their own clock
         self._lock = threading.Lock()
         self._tokens: float | None = None  # None: full (first use, or after a reset)
         self._at = 0.0
@@ -32,7 +34,7 @@ class TokenBucket:
         """Spend one token: None when one was free, else the seconds until one is."""
         capacity = max(1.0, burst if burst is not None else rate_per_s)
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             tokens = capacity if self._tokens is None else self._tokens
             tokens = min(capacity, tokens + (now - self._at) * rate_per_s)
             self._at = now
