@@ -2,7 +2,7 @@
 
 `VirtualTime` is a tiny scheduler: `sleep` parks the caller on a timer heap, and `run` moves
 the clock to the next timer only once every coroutine is parked. An account's limit is
-`Account`: the fake TwelveLabs' own token account, read on the virtual clock.
+`Account`: the fake TwelveLabs' own token bucket, read on the virtual clock.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class VirtualTime:
 
 
 class Account:
-    """An account's limit: the fake TwelveLabs' own token account, on the virtual clock."""
+    """An account's limit: the fake TwelveLabs' own token bucket, on the virtual clock."""
 
     def __init__(self, clock: Callable[[], float], rate: float, depth: float) -> None:
         self.bucket, self.rate, self.depth = TokenBucket(clock), rate, depth
