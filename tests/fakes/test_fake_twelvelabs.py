@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -24,8 +24,6 @@ from tests.fakes.tl_helpers import (
     KEY,
     MediaSite,
     analysis,
-    api_client,
-    started_fake,
     upload,
     wait_asset,
     wait_for,
@@ -36,18 +34,6 @@ from tests.videos import make_padded_video, make_video
 
 if TYPE_CHECKING:
     from twelvelabs import TwelveLabs
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwelveLabs]:
-    with started_fake() as server:
-        yield server
-
-
-@pytest.fixture
-def api(fake: FakeTwelveLabs) -> Iterator[httpx.Client]:
-    with api_client(fake) as client:
-        yield client
 
 
 # ---------------------------------------------------------------------- the SDK contract

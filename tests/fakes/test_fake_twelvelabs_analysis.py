@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,27 +13,12 @@ import pytest
 from tests.fakes.tl_helpers import (
     GIST_SCHEMA,
     analysis,
-    api_client,
-    started_fake,
     upload,
     wait_asset,
     wait_task,
 )
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
 from tests.videos import make_video
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwelveLabs]:
-    with started_fake() as server:
-        yield server
-
-
-@pytest.fixture
-def api(fake: FakeTwelveLabs) -> Iterator[httpx.Client]:
-    with api_client(fake) as client:
-        yield client
-
 
 # ---------------------------------------------------------------------- analysis
 

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from aiohttp.test_utils import TestServer
 from tests.fakes.tl_helpers import (
     KEY,
     analysis,
-    api_client,
-    started_fake,
     upload,
     wait_asset,
     wait_for,
@@ -28,19 +25,6 @@ from tests.fakes.tl_helpers import (
 )
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
 from tests.videos import make_padded_video, make_video
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwelveLabs]:
-    with started_fake() as server:
-        yield server
-
-
-@pytest.fixture
-def api(fake: FakeTwelveLabs) -> Iterator[httpx.Client]:
-    with api_client(fake) as client:
-        yield client
-
 
 # ---------------------------------------------------------------------- assets
 

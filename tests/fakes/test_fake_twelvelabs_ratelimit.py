@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from tests.fakes.tl_helpers import api_client, started_fake
+from tests.fakes.tl_helpers import api_client
 from tests.fakes.twelvelabs import FakeTwelveLabs
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwelveLabs]:
-    with started_fake() as server:
-        yield server
 
 
 def _create(api: httpx.Client) -> httpx.Response:

@@ -6,33 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.fakes.twelvelabs import FakeTwelveLabs, Fault
 from tests.videos import make_video
 
 KEY = "tl-test-key"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwelveLabs]:
-    server = FakeTwelveLabs(
-        api_key=KEY, asset_processing_s=0.05, task_processing_s=0.05, index_processing_s=0.05
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def api(fake: FakeTwelveLabs) -> Iterator[httpx.Client]:
-    assert fake.base_url is not None
-    with httpx.Client(base_url=fake.base_url, headers={"x-api-key": KEY}, timeout=10) as client:
-        yield client
 
 
 def _ready(api: httpx.Client, path: str) -> dict[str, Any]:
